@@ -1,0 +1,1 @@
+"""livegen's asyncio runtime: parameters, engine, voices and transports."""

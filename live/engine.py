@@ -1,0 +1,162 @@
+"""The engine thread: owns every torch module on one device and runs every forward pass."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+log = logging.getLogger("livegen.engine")
+
+
+def pick_device(name: str) -> torch.device:
+    """Resolve --device auto|cpu|cuda|mps to a device that exists, or raise ValueError."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but torch sees no CUDA device")
+    if name == "mps" and not (getattr(torch.backends, "mps", None)
+                              and torch.backends.mps.is_available()):
+        raise ValueError("--device mps asked for, but torch sees no MPS device")
+    if name not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"--device {name!r}: expected auto, cpu, cuda or mps")
+    return torch.device(name)
+
+
+class Stream(Protocol):
+    """A periodic renderer (a visual voice) that the engine batches with others of its model."""
+
+    model: str
+    next_due: float
+
+    def latent(self, now: float) -> tuple[np.ndarray, int]:
+        """The next frame's latent and the control stamp it reflects; advances the stream."""
+
+    def deliver(self, pixels: np.ndarray, stamp: int, render_us: int) -> None:
+        """Take one rendered (H, W, 3) uint8 image."""
+
+
+class Engine:
+    """One thread per device. Jobs arrive through newest-wins mailboxes; streams tick on a clock."""
+
+    def __init__(self, device: torch.device, threads: int | None = None) -> None:
+        self.device = device
+        self.threads = threads
+        self.models: dict[str, torch.nn.Module] = {}
+        self.cards: dict[str, dict[str, Any]] = {}  # weights card per model name
+        self.streams: list[Stream] = []
+        self.forward_s: dict[str, float] = {}  # last forward time per model, for /status
+        self._mailbox: dict[Hashable, tuple[Callable[[], Any], Future]] = {}
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=f"engine-{device}", daemon=True)
+        self._next_key = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        self._thread.join(timeout)
+
+    def post(self, key: Hashable, fn: Callable[[], Any]) -> Future:
+        """Run fn on the engine thread; a pending job with the same key is replaced (newest wins)."""
+        future: Future = Future()
+        with self._wake:
+            old = self._mailbox.pop(key, None)
+            self._mailbox[key] = (fn, future)
+            self._wake.notify()
+        if old is not None:
+            old[1].cancel()
+        return future
+
+    def call(self, fn: Callable[[], Any]) -> Future:
+        """Run fn once on the engine thread, never coalesced with another job."""
+        with self._wake:
+            self._next_key += 1
+            key = ("call", self._next_key)
+        return self.post(key, fn)
+
+    def add_stream(self, stream: Stream) -> None:
+        with self._wake:
+            self.streams.append(stream)
+            self._wake.notify()
+
+    def remove_stream(self, stream: Stream) -> None:
+        with self._wake:
+            if stream in self.streams:
+                self.streams.remove(stream)
+
+    def wake(self) -> None:
+        """Re-read the streams' due times now (after an fps change, say)."""
+        with self._wake:
+            self._wake.notify()
+
+    def _run(self) -> None:
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        # inference_mode is per thread: enter it here, where every forward pass runs.
+        with torch.inference_mode():
+            while True:
+                with self._wake:
+                    if self._stopping:
+                        return
+                    jobs = list(self._mailbox.values())
+                    self._mailbox.clear()
+                    streams = list(self.streams)
+                for fn, future in jobs:
+                    if future.set_running_or_notify_cancel():
+                        try:
+                            future.set_result(fn())
+                        except BaseException as e:  # the job's owner handles it
+                            future.set_exception(e)
+                now = time.monotonic()
+                due = [s for s in streams if s.next_due <= now]
+                if due:
+                    self._render(due, now)
+                    continue
+                with self._wake:
+                    if self._mailbox or self._stopping:
+                        continue
+                    wait = min((s.next_due for s in self.streams), default=now + 1.0) - now
+                    if wait > 0:
+                        self._wake.wait(min(wait, 1.0))
+
+    def _render(self, due: list[Stream], now: float) -> None:
+        """One forward pass per model for every due stream of that model."""
+        groups: dict[str, list[Stream]] = {}
+        for s in due:
+            groups.setdefault(s.model, []).append(s)
+        for name, group in groups.items():
+            model = self.models[name]
+            latents, stamps = zip(*(s.latent(now) for s in group), strict=True)
+            t0 = time.perf_counter()
+            z = torch.from_numpy(np.stack(latents)).to(self.device, torch.float32)
+            try:
+                out = model(z)  # (B, 3, H, W) in [-1, 1]
+                pixels = to_pixels(out)
+            except Exception:
+                log.exception("forward pass of %s failed; streams keep their clock", name)
+                continue
+            self.forward_s[name] = time.perf_counter() - t0
+            render_us = time.time_ns() // 1000
+            for s, img, stamp in zip(group, pixels, stamps, strict=True):
+                s.deliver(img, stamp, render_us)
+
+
+def to_pixels(images: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) in [-1, 1] on any device -> (B, H, W, 3) uint8 on the host."""
+    x = images.float().mul(127.5).add_(127.5).clamp_(0, 255).to(torch.uint8)
+    return x.permute(0, 2, 3, 1).contiguous().cpu().numpy()

@@ -1,0 +1,128 @@
+"""OSC over UDP: every parameter path is an address in; notes, text and beats go out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pythonosc.osc_bundle_builder import OscBundleBuilder
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_packet import OscPacket
+
+from live.params import ParamError, Registry, VectorParam
+
+log = logging.getLogger("livegen.osc")
+
+# Handler for an address that is not a parameter (/music/in/note, say): args, sender.
+Route = Callable[[list[Any], tuple[str, int]], None]
+
+
+def build_message(address: str, args: Sequence[Any]) -> OscMessage:
+    """An OSC message; ints go as i, floats as f, strings as s, bools as T/F."""
+    builder = OscMessageBuilder(address)
+    for arg in args:
+        builder.add_arg(arg)
+    return builder.build()
+
+
+def parse_target(text: str) -> tuple[str, int]:
+    """'HOST:PORT' -> (host, port), or ValueError with what was expected."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"OSC target {text!r}: expected HOST:PORT, e.g. 127.0.0.1:9001")
+    return host, int(port)
+
+
+class OscOut:
+    """Sends to every --osc-out target from one non-blocking socket; safe from any thread."""
+
+    def __init__(self, targets: Sequence[tuple[str, int]]) -> None:
+        self.targets = list(targets)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setblocking(False)
+        self.sent = 0
+        self.failed = 0
+
+    def send_raw(self, data: bytes) -> None:
+        for target in self.targets:
+            try:
+                self.sock.sendto(data, target)
+                self.sent += 1
+            except OSError:  # nobody listening, buffer full: drop, never block or raise
+                self.failed += 1
+
+    def send(self, address: str, *args: Any) -> None:
+        if self.targets:
+            self.send_raw(build_message(address, args).dgram)
+
+    def send_bundle(self, when: float, messages: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """One bundle whose timetag is `when` (seconds since the Unix epoch)."""
+        if not self.targets:
+            return
+        bundle = OscBundleBuilder(when)
+        for address, args in messages:
+            bundle.add_content(build_message(address, args))
+        self.send_raw(bundle.build().dgram)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class OscIn(asyncio.DatagramProtocol):
+    """Applies each message in a datagram as it arrives; timetags are not waited for."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.routes: dict[str, Route] = {}
+        self.transport: asyncio.DatagramTransport | None = None
+        self.received = 0
+        self.errors = 0
+
+    def route(self, address: str, handler: Route) -> None:
+        """Handle an address that is not a parameter."""
+        self.routes[address] = handler
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.received += 1
+        try:
+            # A far-future timetag must never hold the loop: every message applies now.
+            messages = [timed.message for timed in OscPacket(data).messages]
+        except Exception as e:  # python-osc raises several types on junk
+            self.reply_error(addr, f"malformed OSC datagram of {len(data)} bytes: {e}")
+            return
+        for message in messages:
+            self.apply(message, addr)
+
+    def apply(self, message: OscMessage, addr: tuple[str, int]) -> None:
+        args = list(message.params)
+        address = message.address
+        try:
+            if address in self.routes:
+                self.routes[address](args, addr)
+                return
+            param = self.registry.lookup(address)
+            if not args:
+                raise ParamError(f"{address}: message has no arguments; expected a {param.type}")
+            many = isinstance(param, VectorParam) or len(args) > 1
+            self.registry.set(address, args if many else args[0], source="osc")
+        except (ParamError, ValueError) as e:
+            self.reply_error(addr, str(e))
+
+    def reply_error(self, addr: tuple[str, int], text: str) -> None:
+        self.errors += 1
+        log.warning("OSC from %s:%s: %s", addr[0], addr[1], text)
+        if self.transport is not None:
+            try:
+                self.transport.sendto(build_message("/error", [text[:1000]]).dgram, addr)
+            except OSError:
+                pass
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("OSC socket error: %s", exc)

@@ -1,0 +1,281 @@
+"""The parameter registry: one typed, ranged, stamped namespace for every control."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class ParamError(ValueError):
+    """A control change was refused; the message names the path, the value and what was expected."""
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+@dataclass
+class Param:
+    """One parameter: path, type, default, current value, and the stamp of its last change."""
+
+    path: str
+    default: Any
+    doc: str = ""
+    type: str = "any"
+    value: Any = None
+    stamp: int = 0
+    changed_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.default = self.validate(self.default)
+        self.value = self.default
+
+    def validate(self, value: Any) -> Any:
+        """Return the value coerced to this type, or raise ParamError."""
+        return value
+
+    def refuse(self, value: Any, expected: str) -> ParamError:
+        return ParamError(f"{self.path}: {_show(value)} refused, expected {expected}")
+
+    def schema(self) -> dict[str, Any]:
+        return {"path": self.path, "type": self.type, "default": self.default,
+                "value": self.value, "doc": self.doc}
+
+
+def _one(value: Any) -> Any:
+    """Unwrap a one-element list, as OSC and some JSON clients send single values."""
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        return value[0]
+    return value
+
+
+def _number(value: Any) -> float | None:
+    value = _one(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+@dataclass
+class FloatParam(Param):
+    """A float in [lo, hi]; `slew` is how many seconds a Smoother takes to follow a jump."""
+
+    lo: float = -math.inf
+    hi: float = math.inf
+    slew: float = 0.0  # seconds; a hint to consumers that step a Smoother
+    type: str = "float"
+
+    def validate(self, value: Any) -> float:
+        x = _number(value)
+        if x is None or not math.isfinite(x):
+            raise self.refuse(value, f"a finite number in [{self.lo:g}, {self.hi:g}]")
+        if not self.lo <= x <= self.hi:
+            raise self.refuse(value, f"a number in [{self.lo:g}, {self.hi:g}]")
+        return x
+
+    def schema(self) -> dict[str, Any]:
+        return super().schema() | {"range": [self.lo, self.hi], "slew": self.slew}
+
+
+@dataclass
+class IntParam(Param):
+    """An integer in [lo, hi]."""
+
+    lo: int = -(2**31)
+    hi: int = 2**31 - 1
+    type: str = "int"
+
+    def validate(self, value: Any) -> int:
+        x = _number(value)
+        if x is None or not x.is_integer():
+            raise self.refuse(value, f"an integer in [{self.lo}, {self.hi}]")
+        if not self.lo <= x <= self.hi:
+            raise self.refuse(value, f"an integer in [{self.lo}, {self.hi}]")
+        return int(x)
+
+    def schema(self) -> dict[str, Any]:
+        return super().schema() | {"range": [self.lo, self.hi]}
+
+
+_TRUE = {"1", "true", "on", "yes"}
+_FALSE = {"0", "false", "off", "no"}
+
+
+@dataclass
+class BoolParam(Param):
+    """A boolean; accepts true/false, 1/0 and 'on'/'off', as OSC toggles send them."""
+
+    type: str = "bool"
+
+    def validate(self, value: Any) -> bool:
+        value = _one(value)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (int, float)) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE
+        raise self.refuse(value, "a boolean (true/false, 1/0)")
+
+
+@dataclass
+class StringParam(Param):
+    """A string of at most max_len characters."""
+
+    max_len: int = 1024
+    type: str = "string"
+
+    def validate(self, value: Any) -> str:
+        value = _one(value)
+        if not isinstance(value, str):
+            raise self.refuse(value, f"a string of at most {self.max_len} characters")
+        if len(value) > self.max_len:
+            raise ParamError(
+                f"{self.path}: string of {len(value)} characters refused, "
+                f"expected at most {self.max_len}"
+            )
+        return value
+
+
+@dataclass
+class ChoiceParam(Param):
+    """One string out of a fixed list."""
+
+    choices: Sequence[str] = ()
+    type: str = "choice"
+
+    def validate(self, value: Any) -> str:
+        value = _one(value)
+        if value not in self.choices:
+            raise self.refuse(value, "one of " + ", ".join(self.choices))
+        return value
+
+    def schema(self) -> dict[str, Any]:
+        return super().schema() | {"choices": list(self.choices)}
+
+
+@dataclass
+class VectorParam(Param):
+    """A fixed-length (or bounded-length, when size is 0) list of floats in [lo, hi]."""
+
+    size: int = 0
+    max_size: int = 4096
+    lo: float = -math.inf
+    hi: float = math.inf
+    slew: float = 0.0
+    type: str = "vector"
+
+    def validate(self, value: Any) -> tuple[float, ...]:
+        n = f"{self.size} numbers" if self.size else f"up to {self.max_size} numbers"
+        expected = f"a list of {n} in [{self.lo:g}, {self.hi:g}]"
+        if not isinstance(value, (list, tuple)):
+            raise self.refuse(value, expected)
+        if (self.size and len(value) != self.size) or len(value) > self.max_size:
+            raise ParamError(f"{self.path}: list of {len(value)} values refused, expected {n}")
+        out = []
+        for x in value:
+            f = _number(x)
+            if f is None or not math.isfinite(f) or not self.lo <= f <= self.hi:
+                raise self.refuse(value, expected)
+            out.append(f)
+        return tuple(out)
+
+    def schema(self) -> dict[str, Any]:
+        return super().schema() | {"range": [self.lo, self.hi], "size": self.size}
+
+
+@dataclass
+class Change:
+    """An applied control change, as listeners and the recorder see it."""
+
+    path: str
+    value: Any
+    stamp: int
+    source: str
+    time: float
+
+
+Listener = Callable[[Change], None]
+
+
+@dataclass
+class Registry:
+    """All parameters by path; every applied change takes the next global stamp."""
+
+    params: dict[str, Param] = field(default_factory=dict)
+    stamp: int = 0
+    _listeners: list[Listener] = field(default_factory=list)
+    _watchers: dict[str, list[Listener]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, param: Param) -> Param:
+        if param.path in self.params:
+            raise ValueError(f"parameter {param.path} defined twice")
+        self.params[param.path] = param
+        return param
+
+    def __getitem__(self, path: str) -> Param:
+        return self.params[path]
+
+    def __contains__(self, path: str) -> bool:
+        return path in self.params
+
+    def lookup(self, path: Any) -> Param:
+        """The parameter at path, or ParamError naming the path."""
+        if not isinstance(path, str) or path not in self.params:
+            raise ParamError(f"unknown parameter {_show(path)}; GET /schema lists them")
+        return self.params[path]
+
+    def get(self, path: Any) -> Any:
+        return self.lookup(path).value
+
+    def set(self, path: Any, value: Any, source: str = "api") -> int:
+        """Validate and apply a change; return its stamp. Raises ParamError and changes nothing."""
+        param = self.lookup(path)
+        checked = param.validate(value)
+        now = time.monotonic()
+        with self._lock:  # transports and voices set from several threads
+            param.value = checked
+            param.changed_at = now
+            self.stamp += 1
+            param.stamp = stamp = self.stamp
+        change = Change(param.path, checked, stamp, source, time.time())
+        for listener in self._watchers.get(param.path, ()):
+            listener(change)
+        for listener in self._listeners:
+            listener(change)
+        return stamp
+
+    def watch(self, path: str, listener: Listener) -> None:
+        """Call listener after each applied change of one path."""
+        self._watchers.setdefault(path, []).append(listener)
+
+    def listen(self, listener: Listener) -> None:
+        """Call listener after every applied change."""
+        self._listeners.append(listener)
+
+    def schema(self) -> list[dict[str, Any]]:
+        return [p.schema() for p in self.params.values()]
+
+
+class Smoother:
+    """Follows a float or vector parameter with its slew, stepped in nominal time so replays match."""
+
+    def __init__(self, param: FloatParam | VectorParam) -> None:
+        self.param = param
+        self.value = np.asarray(param.value, dtype=np.float64)
+
+    def step(self, dt: float) -> np.ndarray:
+        target = np.asarray(self.param.value, dtype=np.float64)
+        if self.param.slew <= 0 or target.shape != self.value.shape:
+            self.value = target
+        else:
+            self.value = self.value + (target - self.value) * (1.0 - math.exp(-dt / self.param.slew))
+        return self.value

@@ -1,0 +1,61 @@
+"""Performance patches: TOML files naming the server settings, the voices and their parameters."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+VOICE_KINDS = ("visual", "music", "text")
+# Keys of a voice table that configure the voice rather than set one of its parameters.
+STRUCTURAL_KEYS = {"kind", "model", "resolution", "nz", "lookahead_beats", "midi_port",
+                   "delivery", "device"}
+
+
+class PatchError(Exception):
+    """A patch file is missing, does not parse, or names something that does not exist."""
+
+
+@dataclass
+class Patch:
+    """A parsed patch: server settings, clock settings and voice tables in file order."""
+
+    path: Path
+    server: dict[str, Any] = field(default_factory=dict)
+    clock: dict[str, Any] = field(default_factory=dict)
+    voices: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def param_values(self) -> list[tuple[str, Any]]:
+        """(path, value) for every parameter the patch sets, in file order."""
+        out = [(f"/clock/{k}", v) for k, v in self.clock.items()]
+        for name, table in self.voices.items():
+            out += [(f"/{name}/{k}", v) for k, v in table.items() if k not in STRUCTURAL_KEYS]
+        return out
+
+
+def load_patch(path: str | Path) -> Patch:
+    """Parse a patch, or raise PatchError naming the file and the problem."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PatchError(f"patch file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise PatchError(f"patch file {path} cannot be read: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise PatchError(f"patch file {path} is not valid TOML: {e}") from None
+    unknown = set(data) - {"server", "clock", "voices", "title", "description"}
+    if unknown:
+        raise PatchError(f"patch file {path}: unknown section(s) {sorted(unknown)}; "
+                         "expected server, clock, voices")
+    voices = data.get("voices", {})
+    if not isinstance(voices, dict) or not all(isinstance(v, dict) for v in voices.values()):
+        raise PatchError(f"patch file {path}: [voices.NAME] tables expected")
+    for name, table in voices.items():
+        if not name.isidentifier() or name == "clock":
+            raise PatchError(f"patch file {path}: voice name {name!r} must be a plain word")
+        if table.get("kind") not in VOICE_KINDS:
+            raise PatchError(f"patch file {path}: voice {name!r} has kind "
+                             f"{table.get('kind')!r}, expected one of {', '.join(VOICE_KINDS)}")
+    return Patch(path, dict(data.get("server", {})), dict(data.get("clock", {})), voices)

@@ -1,0 +1,177 @@
+"""The visual voice: a latent path rendered by a GAN generator at a steady frame rate."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+import torch
+
+from live import frames
+from live.latent import MODES, LatentPath
+from live.params import (
+    ChoiceParam,
+    FloatParam,
+    IntParam,
+    Registry,
+    Smoother,
+    VectorParam,
+)
+from live.runtime import Runtime
+from models import weights
+from models.gan import GANConfig, Generator
+
+log = logging.getLogger("livegen.visual")
+
+UNTRAINED = "random"  # model name for an untrained generator (tests, first runs)
+
+
+def load_generator(spec: dict[str, Any], device: torch.device) -> tuple[torch.nn.Module, dict]:
+    """The generator a voice's patch table names, and its card; runs on the engine thread."""
+    name = spec.get("model", UNTRAINED)
+    if name == UNTRAINED:
+        cfg = GANConfig(nz=int(spec.get("nz", 128)), resolution=int(spec.get("resolution", 128)))
+        torch.manual_seed(int(spec.get("seed", 0)))
+        model = Generator(cfg).to(device).eval()
+        return model, {"name": UNTRAINED, "kind": "gan", "arch": cfg.to_dict(), "trained": False}
+    model, card = weights.load(name, device)
+    if card.get("kind") != "gan":
+        raise weights.WeightsError(f"model {name!r} is a {card.get('kind')} model, not a gan")
+    return model, card
+
+
+class VisualVoice:
+    """One visual stream; the engine calls latent() and deliver() on its thread."""
+
+    kind = "visual"
+
+    def __init__(self, name: str, index: int, spec: dict[str, Any], rt: Runtime) -> None:
+        self.name = name
+        self.index = index  # the stream field of the frame header
+        self.spec = spec
+        self.rt = rt
+        self.model = str(spec.get("model", UNTRAINED))
+        self.card: dict[str, Any] = {}
+        self.nz = 0
+        self.next_due = float("inf")  # not due until started
+        self.seq = 0
+        self._delivered: deque[float] = deque(maxlen=240)
+        self._jump: tuple[int, np.ndarray | None] | None = None
+
+    def add_params(self, registry: Registry) -> None:
+        """Register this voice's parameters; after load(), which tells nz."""
+        p, nz = f"/{self.name}", self.nz
+        add = registry.add
+        self.speed = add(FloatParam(f"{p}/speed", 1.0, "latent walk speed", lo=0, hi=8, slew=0.5))
+        self.truncation = add(FloatParam(
+            f"{p}/truncation", 1.0, "0 = the mean image, 1 = the trained spread", lo=0, hi=2,
+            slew=0.3))
+        self.mode = add(ChoiceParam(f"{p}/mode", "walk", "how the latent moves", choices=MODES))
+        self.xy = add(VectorParam(f"{p}/xy", (0.0, 0.0), "position on a plane of latents",
+                                  size=2, lo=-1, hi=1, slew=0.1))
+        self.latent_param = add(VectorParam(f"{p}/latent", tuple([0.0] * nz),
+                                            "set the latent directly", size=nz, lo=-10, hi=10))
+        self.seed = add(IntParam(f"{p}/seed", 0, "jump to the latent of this seed", lo=0))
+        self.fps = add(FloatParam(f"{p}/fps", 30.0, "target frame rate", lo=1, hi=240))
+        self.transition = add(FloatParam(f"{p}/transition", 0.5,
+                                         "seconds to fade on a seed, latent or mode change",
+                                         lo=0, hi=10))
+        self.quality = add(IntParam(f"{p}/quality", 85, "JPEG quality", lo=10, hi=100))
+        self.format = add(ChoiceParam(f"{p}/format", "jpeg", "frame encoding",
+                                      choices=("jpeg", "rgba")))
+        registry.watch(self.seed.path, lambda c: self._request_jump(c.value, None))
+        registry.watch(self.latent_param.path,
+                       lambda c: self._request_jump(self.seed.value, np.asarray(c.value)))
+        registry.watch(self.fps.path, lambda c: self._retime())
+
+    def _request_jump(self, seed: int, anchor: np.ndarray | None) -> None:
+        self._jump = (seed, anchor)  # picked up by the engine thread at the next frame
+
+    def _retime(self) -> None:
+        self.next_due = min(self.next_due, time.monotonic() + 1.0 / self.fps.value)
+        self.rt.engine.wake()
+
+    async def load(self) -> None:
+        """Load and warm the model on the engine thread."""
+        engine = self.rt.engine
+
+        def load() -> tuple[int, dict]:
+            if self.model not in engine.models:
+                model, card = load_generator(self.spec, engine.device)
+                model(torch.zeros(1, model.cfg.nz, device=engine.device))  # warm-up
+                engine.models[self.model] = model
+                engine.cards[self.model] = card
+            model = engine.models[self.model]
+            return model.cfg.nz, engine.cards[self.model]
+
+        self.nz, self.card = await asyncio.wrap_future(engine.call(load))
+
+    def begin(self) -> None:
+        """Start the frame clock (after every voice's params exist and the patch is applied)."""
+        self.path = LatentPath(self.nz, self.seed.value, self.transition.value)
+        self._smooth = {p.path: Smoother(p) for p in (self.speed, self.truncation, self.xy)}
+        self._jump = None
+        self.next_due = time.monotonic()
+        self.rt.engine.add_stream(self)
+
+    async def stop(self) -> None:
+        self.rt.engine.remove_stream(self)
+
+    # -- engine thread --------------------------------------------------------
+    def latent(self, now: float) -> tuple[np.ndarray, int]:
+        stamp = self.rt.registry.stamp  # read before the values: they are at least this new
+        period = 1.0 / self.fps.value
+        if self._jump is not None:
+            (seed, anchor), self._jump = self._jump, None
+            self.path.jump(seed, anchor)
+        self.path.transition_s = self.transition.value
+        self.path.set_mode(self.mode.value)
+        speed = float(self._smooth[self.speed.path].step(period))
+        truncation = float(self._smooth[self.truncation.path].step(period))
+        x, y = self._smooth[self.xy.path].step(period)
+        z = self.path.step(period, speed, float(x), float(y)) * truncation
+        # Steady clock: keep the grid, but never burst to catch up after falling behind.
+        self.next_due = max(self.next_due + period, now - period)
+        return z.astype(np.float32), stamp
+
+    def deliver(self, pixels: np.ndarray, stamp: int, render_us: int) -> None:
+        fmt = frames.RGBA if self.format.value == "rgba" else frames.JPEG
+        info = frames.FrameInfo(fmt, self.index, pixels.shape[1], pixels.shape[0], self.seq,
+                                stamp, render_us)
+        self.seq += 1
+        self.rt.encode_pool.submit(self._encode, pixels, info, self.quality.value)
+
+    # -- encoder pool ---------------------------------------------------------
+    def _encode(self, pixels: np.ndarray, info: frames.FrameInfo, quality: int) -> None:
+        try:
+            frame = frames.Frame(info, frames.pack(info, frames.encode(pixels, info.format, quality)))
+        except Exception:
+            log.exception("encoding frame %d of %s failed", info.seq, self.name)
+            return
+        self._delivered.append(time.monotonic())
+        self.rt.loop.call_soon_threadsafe(self.rt.frames.publish, frame)
+
+    # -- status ---------------------------------------------------------------
+    def measured_fps(self) -> float:
+        stamps = [t for t in self._delivered if t > time.monotonic() - 2.0]
+        if len(stamps) < 2:
+            return 0.0
+        return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+
+    def status(self) -> dict[str, Any]:
+        arch = self.card.get("arch", {})
+        forward = self.rt.engine.forward_s.get(self.model)
+        return {
+            "kind": self.kind,
+            "model": self.model,
+            "trained": bool(self.card.get("trained", False)),
+            "resolution": arch.get("resolution"),
+            "fps": round(self.measured_fps(), 2),
+            "target_fps": self.fps.value,
+            "frames": self.seq,
+            "forward_ms": round(forward * 1000, 3) if forward is not None else None,
+        }

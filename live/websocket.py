@@ -1,0 +1,202 @@
+"""HTTP and WebSocket on one port: the web client, /status, /schema, frames and JSON control."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import mimetypes
+from collections import deque
+from collections.abc import Callable
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from live.frames import Frame
+from live.params import ParamError
+from live.runtime import TOPICS, Runtime
+
+log = logging.getLogger("livegen.ws")
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+MAX_CONTROL_BYTES = 64 * 1024  # a JSON control message larger than this is refused
+MAX_MESSAGE_BYTES = 1024 * 1024  # larger still, websockets closes the connection (1009)
+MAX_PENDING_EVENTS = 1024  # per client: a client that stops reading loses the oldest events
+
+
+class Client:
+    """One WebSocket connection: a newest-wins frame slot and a bounded event queue."""
+
+    def __init__(self, ws: ServerConnection) -> None:
+        self.ws = ws
+        self.topics: set[str] = set(TOPICS)  # subscribed to everything until it says otherwise
+        self.frames: dict[int, Frame] = {}  # newest unsent frame per stream
+        self.events: deque[str] = deque(maxlen=MAX_PENDING_EVENTS)
+        self.wake = asyncio.Event()
+        self.frames_sent = 0
+        self.frames_skipped = 0
+
+    def offer_frame(self, frame: Frame) -> None:
+        if "frames" in self.topics:
+            if frame.info.stream in self.frames:
+                self.frames_skipped += 1  # the older one was never sent: newest wins
+            self.frames[frame.info.stream] = frame
+            self.wake.set()
+
+    def offer_event(self, topic: str, text: str) -> None:
+        if topic in self.topics:
+            self.events.append(text)
+            self.wake.set()
+
+    def reply(self, message: dict[str, Any]) -> None:
+        self.events.append(json.dumps(message))
+        self.wake.set()
+
+    async def send_loop(self) -> None:
+        """The only task that writes to this connection; a slow reader only slows itself."""
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.events:
+                await self.ws.send(self.events.popleft())
+            while self.frames:
+                stream = next(iter(self.frames))
+                frame = self.frames.pop(stream)
+                await self.ws.send(frame.message)
+                self.frames_sent += 1
+
+
+class WebServer:
+    """Serves GET /, /status, /schema and static files, and /ws for frames and control."""
+
+    def __init__(self, rt: Runtime, status: Callable[[], dict[str, Any]]) -> None:
+        self.rt = rt
+        self.status = status
+        self.clients: set[Client] = set()
+        self.server: Server | None = None
+
+    async def start(self, host: str, port: int) -> int:
+        self.server = await serve(
+            self.handle, host, port,
+            process_request=self.http,
+            compression=None,  # frames are JPEG already; deflate would only cost CPU
+            max_size=MAX_MESSAGE_BYTES,
+            max_queue=4,
+            write_limit=256 * 1024,
+        )
+        return self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            try:
+                await asyncio.wait_for(self.server.wait_closed(), 2.0)
+            except TimeoutError:
+                log.warning("some WebSocket connections did not close in time")
+
+    # -- HTTP -------------------------------------------------------------------
+    def http(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path == "/ws":
+            return None  # go on with the WebSocket handshake
+        if path == "/status":
+            return json_response(self.status())
+        if path == "/schema":
+            return json_response({"params": self.rt.registry.schema(),
+                                  "stamp": self.rt.registry.stamp})
+        name = "index.html" if path == "/" else path.lstrip("/")
+        file = WEB_DIR / name
+        # Only plain files directly in web/: no traversal, no directories.
+        if "/" in name or "\\" in name or not file.is_file():
+            return text_response(404, f"not found: {path}\n")
+        kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        return http_response(200, kind, file.read_bytes())
+
+    # -- WebSocket ----------------------------------------------------------------
+    async def handle(self, ws: ServerConnection) -> None:
+        client = Client(ws)
+        self.clients.add(client)
+        self.rt.frames.subscribe(client.offer_frame)
+        self.rt.events.subscribe(client.offer_event)
+        sender = asyncio.create_task(client.send_loop())
+        try:
+            async for message in ws:
+                self.on_message(client, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.rt.frames.unsubscribe(client.offer_frame)
+            self.rt.events.unsubscribe(client.offer_event)
+            self.clients.discard(client)
+            sender.cancel()
+
+    def on_message(self, client: Client, message: str | bytes) -> None:
+        """Parse and apply one control message; any fault is an error reply, never a raise."""
+        if isinstance(message, bytes):
+            client.reply(error(None, "binary messages are not accepted; send JSON text "
+                                     "such as {\"op\": \"set\", \"path\": ..., \"value\": ...}"))
+            return
+        if len(message) > MAX_CONTROL_BYTES:
+            client.reply(error(None, f"control message of {len(message)} bytes refused, "
+                                     f"expected at most {MAX_CONTROL_BYTES}"))
+            return
+        try:
+            msg = json.loads(message)
+        except (json.JSONDecodeError, RecursionError) as e:
+            client.reply(error(None, f"malformed JSON: {e}"))
+            return
+        if not isinstance(msg, dict):
+            client.reply(error(None, "expected a JSON object with an 'op' key"))
+            return
+        msg_id = msg.get("id")
+        if not isinstance(msg_id, (int, str, type(None))) or isinstance(msg_id, bool):
+            msg_id = None
+        op = msg.get("op")
+        try:
+            if op == "set":
+                stamp = self.rt.registry.set(msg.get("path"), msg.get("value"), source="ws")
+                client.reply({"op": "ack", "id": msg_id, "stamp": stamp})
+            elif op == "get":
+                param = self.rt.registry.lookup(msg.get("path"))
+                client.reply({"op": "value", "id": msg_id, "path": param.path,
+                              "value": param.value, "stamp": param.stamp})
+            elif op == "subscribe":
+                topics = msg.get("topics")
+                if not isinstance(topics, list) or not all(t in TOPICS for t in topics):
+                    raise ParamError(f"subscribe: topics {topics!r} refused, expected a list "
+                                     f"drawn from {', '.join(TOPICS)}")
+                client.topics = set(topics)
+                if "frames" not in client.topics:
+                    client.frames.clear()
+                client.reply({"op": "ack", "id": msg_id, "stamp": self.rt.registry.stamp})
+            else:
+                raise ParamError(f"unknown op {op!r}; expected set, get or subscribe")
+        except ParamError as e:
+            client.reply(error(msg_id, str(e)))
+
+    def broadcast_status(self) -> None:
+        self.rt.events.publish("status", {"op": "status", **self.status()})
+
+
+def error(msg_id: Any, text: str) -> dict[str, Any]:
+    return {"op": "error", "id": msg_id, "message": text}
+
+
+def http_response(status: int, content_type: str, body: bytes) -> Response:
+    """A complete HTTP/1.1 response; the connection closes after it."""
+    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))),
+                       ("Cache-Control", "no-cache"), ("Connection", "close")])
+    return Response(status, HTTPStatus(status).phrase, headers, body)
+
+
+def json_response(body: Any) -> Response:
+    return http_response(200, "application/json", json.dumps(body, indent=1).encode())
+
+
+def text_response(status: int, text: str) -> Response:
+    return http_response(status, "text/plain; charset=utf-8", text.encode())
