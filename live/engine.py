@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -13,6 +14,9 @@ import numpy as np
 import torch
 
 log = logging.getLogger("livegen.engine")
+
+# Streams of one model due within this much of each other share a forward pass.
+BATCH_WINDOW_S = 0.004
 
 
 def pick_device(name: str) -> torch.device:
@@ -51,11 +55,14 @@ class Engine:
 
     def __init__(self, device: torch.device, threads: int | None = None) -> None:
         self.device = device
-        self.threads = threads
+        # LIVEGEN_TORCH_THREADS overrides the app's choice (the benchmark measures both).
+        override = os.environ.get("LIVEGEN_TORCH_THREADS", "")
+        self.threads = int(override) if override.isdigit() and int(override) > 0 else threads
         self.models: dict[str, torch.nn.Module] = {}
         self.cards: dict[str, dict[str, Any]] = {}  # weights card per model name
         self.streams: list[Stream] = []
         self.forward_s: dict[str, float] = {}  # last forward time per model, for /status
+        self.batch: dict[str, int] = {}  # last batch size per model, for /status
         self._mailbox: dict[Hashable, tuple[Callable[[], Any], Future]] = {}
         self._wake = threading.Condition()
         self._stopping = False
@@ -123,7 +130,7 @@ class Engine:
                         except BaseException as e:  # the job's owner handles it
                             future.set_exception(e)
                 now = time.monotonic()
-                due = [s for s in streams if s.next_due <= now]
+                due = [s for s in streams if s.next_due <= now + BATCH_WINDOW_S]
                 if due:
                     self._render(due, now)
                     continue
@@ -131,6 +138,7 @@ class Engine:
                     if self._mailbox or self._stopping:
                         continue
                     wait = min((s.next_due for s in self.streams), default=now + 1.0) - now
+                    wait -= BATCH_WINDOW_S / 2
                     if wait > 0:
                         self._wake.wait(min(wait, 1.0))
 
@@ -151,6 +159,7 @@ class Engine:
                 log.exception("forward pass of %s failed; streams keep their clock", name)
                 continue
             self.forward_s[name] = time.perf_counter() - t0
+            self.batch[name] = len(group)
             render_us = time.time_ns() // 1000
             for s, img, stamp in zip(group, pixels, stamps, strict=True):
                 s.deliver(img, stamp, render_us)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from typing import Any
@@ -134,7 +135,9 @@ class VisualVoice:
         self.path = LatentPath(self.nz, self.seed.value, self.transition.value)
         self._smooth = {p.path: Smoother(p) for p in (self.speed, self.truncation, self.xy)}
         self._jump = None
-        self.next_due = time.monotonic()
+        # Start on the shared grid of this frame rate, so voices of one model batch together.
+        period = 1.0 / self.fps.value
+        self.next_due = (math.floor(time.monotonic() / period) + 1) * period
         self.rt.engine.add_stream(self)
 
     async def stop(self) -> None:
@@ -193,4 +196,5 @@ class VisualVoice:
             "target_fps": self.fps.value,
             "frames": self.seq,
             "forward_ms": round(forward * 1000, 3) if forward is not None else None,
+            "batch": self.rt.engine.batch.get(self.model),
         }

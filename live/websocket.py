@@ -59,16 +59,19 @@ class Client:
 
     async def send_loop(self) -> None:
         """The only task that writes to this connection; a slow reader only slows itself."""
-        while True:
-            await self.wake.wait()
-            self.wake.clear()
-            while self.events:
-                await self.ws.send(self.events.popleft())
-            while self.frames:
-                stream = next(iter(self.frames))
-                frame = self.frames.pop(stream)
-                await self.ws.send(frame.message)
-                self.frames_sent += 1
+        try:
+            while True:
+                await self.wake.wait()
+                self.wake.clear()
+                while self.events:
+                    await self.ws.send(self.events.popleft())
+                while self.frames:
+                    stream = next(iter(self.frames))
+                    frame = self.frames.pop(stream)
+                    await self.ws.send(frame.message)
+                    self.frames_sent += 1
+        except ConnectionClosed:
+            pass  # the reader side notices too and cleans up
 
 
 class WebServer:

@@ -16,7 +16,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from websockets.asyncio.client import connect
 
 from live.frames import JPEG, unpack
-from tests.conftest import Server, start_server
+from tests.conftest import PATCHES, Server, start_server
 
 
 def osc_packet(address: str, *args) -> bytes:
@@ -268,3 +268,22 @@ def test_sigterm_and_sigint_stop_cleanly() -> None:
 def test_untrained_model_is_announced(server: Server) -> None:
     assert server.ready["untrained"] == ["visual"]
     assert any("UNTRAINED" in line for line in server.stderr_lines)
+
+
+async def test_two_voices_share_a_model_and_stream_separately() -> None:
+    srv = start_server(patch=PATCHES / "two_streams.toml")
+    try:
+        status = srv.get_json("/status")["voices"]
+        assert set(status) == {"left", "right"}
+        assert srv.param("/right/mode") == "hold" and srv.param("/left/mode") == "walk"
+        async with connect(srv.ws, compression=None) as ws:
+            frames = await recv_frames(ws, 30)
+        by_stream: dict[int, list[np.ndarray]] = {}
+        for info, payload in frames:
+            by_stream.setdefault(info.stream, []).append(decode(payload))
+        assert set(by_stream) == {0, 1}
+        assert srv.get_json("/status")["voices"]["left"]["batch"] == 2  # one forward, both
+        # Different seeds draw different pictures from the one shared generator.
+        assert np.abs(by_stream[0][-1] - by_stream[1][-1]).mean() > 1.0
+    finally:
+        assert srv.stop() == 0
