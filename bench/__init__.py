@@ -1,0 +1,1 @@
+"""livegen benchmarks: every figure measured side by side in one run (`python -m bench`)."""

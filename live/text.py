@@ -1,0 +1,287 @@
+"""The text voice: a character RNN streamed at a steady rate as characters, words and lines.
+
+The engine thread keeps a short buffer of generated characters filled; the scheduler thread
+takes one character per 1/rate seconds and sends it, and each word and line as it completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import string
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import torch
+
+from live.music import seed_for
+from live.params import BoolParam, FloatParam, Param, Registry, StringParam
+from live.runtime import Runtime
+from live.scheduler import Scheduler
+from models import weights
+from models.text_rnn import TextConfig, TextRNN, TextSampler
+
+log = logging.getLogger("livegen.text")
+
+UNTRAINED = "random"
+MAX_PRIME_CHARS = 2000  # an audience prompt longer than this is refused
+MAX_TEMPERATURES = 16
+BUFFER_S = 0.5  # generated characters kept ready, in seconds of streaming
+MAX_WORD = 200  # a "word" this long is sent anyway (an untrained model may never space)
+MAX_LINE = 400
+
+
+class TemperatureParam(Param):
+    """A temperature, or a list of them cycled one per character (as textgenrnn does)."""
+
+    def __init__(self, path: str, default: float, doc: str, lo: float, hi: float) -> None:
+        self.lo, self.hi = lo, hi
+        super().__init__(path, default, doc, "float")
+
+    def validate(self, value: Any) -> float | tuple[float, ...]:
+        expected = (f"a number in [{self.lo:g}, {self.hi:g}] or a list of up to "
+                    f"{MAX_TEMPERATURES} such numbers")
+        many = isinstance(value, (list, tuple))
+        items = list(value) if many else [value]
+        if not 1 <= len(items) <= MAX_TEMPERATURES:
+            raise self.refuse(value, expected)
+        out = []
+        for x in items:
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) \
+                    or not self.lo <= x <= self.hi:
+                raise self.refuse(value, expected)
+            out.append(float(x))
+        return out[0] if len(out) == 1 else tuple(out)
+
+    def schema(self) -> dict[str, Any]:
+        return super().schema() | {"range": [self.lo, self.hi]}
+
+
+def load_text_model(spec: dict[str, Any], device: torch.device) -> tuple[TextRNN, dict]:
+    """The char RNN a voice's patch table names, and its card; runs on the engine thread."""
+    name = spec.get("model", UNTRAINED)
+    if name == UNTRAINED:
+        vocab = "\n" + "".join(c for c in string.printable if c not in "\t\n\r\x0b\x0c")
+        cfg = TextConfig(vocab=vocab, n_embd=16, hidden=64, layers=1, dropout=0.0)
+        torch.manual_seed(int(spec.get("seed", 0)))
+        model = TextRNN(cfg).to(device).eval()
+        return model, {"name": UNTRAINED, "kind": "text", "arch": cfg.to_dict(), "trained": False}
+    model, card = weights.load(name, device)
+    if card.get("kind") != "text":
+        raise weights.WeightsError(f"model {name!r} is a {card.get('kind')} model, not a text one")
+    card.setdefault("trained", True)
+    return model, card
+
+
+class TextGen:
+    """A sampler and the count of characters drawn: deterministic given restarts and settings."""
+
+    def __init__(self, model: TextRNN, voice: str, seed: int) -> None:
+        self.model = model
+        self.voice = voice
+        self.seed = seed
+        self.restarts = 0
+        self.events = 0  # characters sampled since the voice began
+        self.sampler: TextSampler | None = None
+
+    def restart(self, prime: str = "") -> dict[str, Any]:
+        """A fresh sampler, fed the prime (unknown characters skipped)."""
+        self.restarts += 1
+        self.sampler = TextSampler(self.model, seed_for(self.seed, self.voice, self.restarts))
+        fed = self.sampler.prime(prime) if prime else 0
+        return {"op": "restart", "prime": prime, "fed": fed}
+
+    def step(self, temperature: float | tuple[float, ...], top_p: float) -> str:
+        assert self.sampler is not None
+        temps = temperature if isinstance(temperature, tuple) else (temperature,)
+        t = temps[self.events % len(temps)]
+        self.events += 1
+        return self.sampler.next_char(t, top_p)
+
+
+class TextVoice:
+    """One text voice; the event loop posts jobs, the engine fills, the scheduler streams."""
+
+    kind = "text"
+
+    def __init__(self, name: str, spec: dict[str, Any], rt: Runtime) -> None:
+        self.name = name
+        self.spec = spec
+        self.rt = rt
+        self.scheduler: Scheduler = rt.extras["scheduler"]
+        self.recorder = rt.extras.get("recorder")
+        self.model = str(spec.get("model", UNTRAINED))
+        self.engine_key = f"text:{self.model}"  # engine.models is shared with other kinds
+        self.card: dict[str, Any] = {}
+        self.gen: TextGen | None = None
+        self._buffer: deque[tuple[int, str]] = deque()  # (restart number, character)
+        self._lock = threading.Lock()
+        self._ops: deque[str] = deque()  # primes (strings) for the next job
+        self._task: asyncio.Task | None = None
+        self._word: list[str] = []
+        self._line: list[str] = []
+        self._next_due = 0.0
+        self._playing = False
+        self._last_settings: tuple[Any, float] | None = None
+        self._sent: deque[float] = deque(maxlen=4000)
+        self.chars_sent = 0
+        self.gen_s = 0.0
+        self.gen_chars = 0
+
+    async def load(self) -> None:
+        engine = self.rt.engine
+
+        def load() -> dict:
+            if self.engine_key not in engine.models:
+                model, card = load_text_model(self.spec, engine.device)
+                TextSampler(model).next_char()  # warm-up
+                engine.models[self.engine_key] = model
+                engine.cards[self.engine_key] = card
+            return engine.cards[self.engine_key]
+
+        self.card = await asyncio.wrap_future(engine.call(load))
+
+    def add_params(self, registry: Registry) -> None:
+        p, add = f"/{self.name}", registry.add
+        self.temperature = add(TemperatureParam(
+            f"{p}/temperature", 0.8, "sampling temperature, or a list cycled per character",
+            lo=0.05, hi=2.5))
+        self.top_p = add(FloatParam(f"{p}/top_p", 0.95, "nucleus: keep the most likely "
+                                    "characters that together hold this probability",
+                                    lo=0.05, hi=1.0))
+        self.rate = add(FloatParam(f"{p}/rate", 12.0, "characters per second", lo=0.5, hi=200))
+        self.prime = add(StringParam(f"{p}/prime", "", "text the voice continues from",
+                                     max_len=MAX_PRIME_CHARS))
+        self.reset = add(BoolParam(f"{p}/reset", False, "forget the text so far (any value)"))
+        self.play = add(BoolParam(f"{p}/play", True, "start and stop the voice"))
+        registry.watch(self.prime.path, lambda c: self._restart(c.value))
+        registry.watch(self.reset.path, lambda c: self._restart(""))
+        registry.watch(self.play.path, lambda c: self._set_playing(c.value))
+
+    def routes(self) -> dict[str, Any]:
+        """OSC addresses that are not parameters: /text/reset needs no argument."""
+        return {f"/{self.name}/reset": lambda args, sender: self.rt.registry.set(
+            self.reset.path, True, source="osc")}
+
+    # -- life cycle -------------------------------------------------------------------
+    def begin(self) -> None:
+        self.gen = TextGen(self.rt.engine.models[self.engine_key], self.name, self.rt.seed)
+        if not self._ops:  # a prime set by the patch is queued already
+            self._ops.append(self.prime.value)
+        self._task = asyncio.get_running_loop().create_task(self._ticker())
+        self._set_playing(self.play.value)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self._set_playing(False)
+
+    def _set_playing(self, on: bool) -> None:
+        self.scheduler.cancel(self.name)
+        self._playing = bool(on) and self.gen is not None
+        if self._playing:
+            self._next_due = time.monotonic() + 0.05
+            self.scheduler.at_time(self._next_due, self.name, self._emit)
+            self._poke()
+
+    def _restart(self, prime: str) -> None:
+        with self._lock:
+            self._buffer.clear()  # what the old context would have said is never said
+            self._ops.append(prime)
+        self._poke()
+
+    def _poke(self) -> None:
+        if self.gen is not None:
+            self.rt.engine.post(("text", self.name), self._job)
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(0.05)
+            if self._playing or self._ops:
+                self._poke()
+
+    # -- the engine thread ------------------------------------------------------------------
+    def _job(self) -> None:
+        gen = self.gen
+        assert gen is not None
+        while self._ops:
+            self._log(gen.restart(self._ops.popleft()))
+            with self._lock:
+                self._buffer.clear()
+        if not self._playing:
+            return
+        if gen.sampler is None:
+            self._log(gen.restart(""))
+        settings = (self.temperature.value, self.top_p.value)
+        if settings != self._last_settings:
+            self._last_settings = settings
+            temp = list(settings[0]) if isinstance(settings[0], tuple) else settings[0]
+            self._log({"op": "settings", "temperature": temp, "top_p": settings[1]})
+        want = max(8, math.ceil(self.rate.value * BUFFER_S)) - len(self._buffer)
+        t0 = time.perf_counter()
+        chars = [gen.step(*settings) for _ in range(max(0, want))]
+        self.gen_s += time.perf_counter() - t0
+        self.gen_chars += len(chars)
+        with self._lock:
+            if not self._ops:  # a prime arrived meanwhile: these belong to the old context
+                self._buffer.extend((gen.restarts, c) for c in chars)
+
+    def _log(self, record: dict[str, Any]) -> None:
+        if self.recorder is not None and self.gen is not None:
+            self.recorder.write({"type": "gen", "voice": self.name, "event": self.gen.events,
+                                 "restarts": self.gen.restarts, **record})
+
+    # -- the scheduler thread ------------------------------------------------------------------
+    def _emit(self, due: float) -> None:
+        if not self._playing:
+            return
+        # Keep the grid; after a stall, start a fresh one rather than burst to catch up.
+        self._next_due = max(due + 1.0 / self.rate.value, time.monotonic())
+        self.scheduler.at_time(self._next_due, self.name, self._emit)
+        with self._lock:
+            if not self._buffer:
+                return  # generation is behind: skip a beat of text, never burst
+            restart, ch = self._buffer.popleft()
+        self._send("char", ch, restart)
+        if ch.isspace() or len(self._word) >= MAX_WORD:
+            if self._word:
+                self._send("word", "".join(self._word), restart)
+                self._word = []
+        if not ch.isspace():
+            self._word.append(ch)
+        if ch == "\n" or len(self._line) >= MAX_LINE:
+            self._send("line", "".join(self._line), restart)
+            self._line = []
+        if ch not in "\r\n":
+            self._line.append(ch)
+
+    def _send(self, kind: str, text: str, restart: int) -> None:
+        self.rt.osc_out.send(f"/{self.name}/{kind}", text)
+        self.rt.events.publish_threadsafe("text", {"op": "text", "voice": self.name,
+                                                   "kind": kind, "text": text})
+        if kind == "char":
+            self.chars_sent += 1
+            self._sent.append(time.monotonic())
+        if self.recorder is not None:
+            self.recorder.text(self.name, kind, text, self.recorder.t(), restart)
+
+    # -- status ---------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        now = time.monotonic()
+        recent = [t for t in list(self._sent) if t > now - 5.0]
+        cps = self.gen_chars / self.gen_s if self.gen_s > 0 else None
+        out = {
+            "kind": self.kind, "model": self.model,
+            "trained": bool(self.card.get("trained", False)),
+            "events_per_s": round(len(recent) / 5.0, 3), "chars": self.chars_sent,
+            "rate": self.rate.value, "playing": self._playing,
+            "gen_chars_per_s": round(cps, 1) if cps else None,
+            "gen_speed_x": round(cps / self.rate.value, 1) if cps else None,
+        }
+        if not out["trained"]:
+            out["note"] = "UNTRAINED model: expect random characters, not poetry"
+        return out
+

@@ -1,0 +1,312 @@
+"""What each kind trains: data, networks, optimizers, one step, held-out figures, export."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from models import metrics
+from models.diffaug import diff_augment
+from models.gan import Discriminator, GANConfig, Generator
+from models.images import SKIMAGE_LICENCE, CropSampler, load_images
+from models.music_data import DEFAULT_CACHE, LICENCE_NOTE, encode_notes, load_corpus
+from models.music_rnn import MusicConfig, MusicRNN
+from models.text_rnn import TextConfig, TextRNN
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TEXT = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
+
+
+class Job:
+    """One kind of training run; train.py drives it."""
+
+    default_steps = 1000
+    main_loss = "loss"
+    modules: dict[str, nn.Module]
+    opts: dict[str, torch.optim.Optimizer]
+    arch: dict[str, Any]
+    data_info: dict[str, Any]
+    lr: float
+    batch: int
+
+    def __init__(self, args: argparse.Namespace, device: torch.device) -> None:
+        self.args = args
+        self.device = device
+        self.gen = torch.Generator().manual_seed(args.seed)  # data order; saved in checkpoints
+
+    def step(self) -> dict[str, float]:
+        raise NotImplementedError
+
+    def validate(self) -> float | None:
+        """A quick held-out loss for picking the best weights; None where it means nothing."""
+        return None
+
+    def keep_best(self) -> None:
+        self.best.load_state_dict(self.model.state_dict())
+
+    def restore_best(self) -> None:
+        self.model.load_state_dict(self.best.state_dict())
+
+    def evaluate(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def export(self) -> nn.Module:
+        raise NotImplementedError
+
+
+def read_text(path: str | Path) -> str:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"text file not found: {p}")
+    text = p.read_text(encoding="utf-8", errors="replace")
+    if not text:
+        raise ValueError(f"text file {p} has no characters")
+    if len(text) < 64:
+        raise ValueError(f"text file {p} has only {len(text)} characters (need at least 64)")
+    return text
+
+
+class TextJob(Job):
+    default_steps = 6000
+
+    def __init__(self, args, device, arch_over):
+        super().__init__(args, device)
+        path = Path(args.data) if args.data else DEFAULT_TEXT
+        text = read_text(path)
+        vocab = "".join(sorted(set(text)))
+        arch = dict(vocab=vocab, n_embd=64, hidden=640, layers=2, dropout=0.25) | arch_over
+        self.model = TextRNN(TextConfig(**arch)).to(device)
+        self.arch = self.model.cfg.to_dict()
+        ids = torch.tensor(self.model.encode(text), dtype=torch.long)
+        n = int(0.9 * len(ids))  # tinyshakespeare convention: first 90% train, last 10% val
+        self.train_ids, self.val_ids = ids[:n], ids[n:]
+        self.seq = args.seq or 256
+        self.batch = args.batch or 64
+        if len(self.train_ids) <= self.seq + 1:
+            self.seq = max(8, len(self.train_ids) // 2)
+        self.lr = args.lr or 2e-3
+        self.opts = {"opt": torch.optim.AdamW(self.model.parameters(), lr=self.lr,
+                                              betas=(0.9, 0.99), weight_decay=0.01)}
+        self.best = copy.deepcopy(self.model)  # weights at the best validation so far
+        self.modules = {"model": self.model, "best": self.best}
+        self.data_info = {"path": str(path), "chars": len(text), "vocab": len(vocab),
+                          "split": "first 90% train, last 10% validation",
+                          "licence": "tinyshakespeare: public domain" if "shakespeare" in
+                          path.name else "see the source of the text"}
+
+    def step(self):
+        self.model.train()
+        hi = len(self.train_ids) - self.seq - 1
+        off = torch.randint(0, hi + 1, (self.batch,), generator=self.gen)
+        idx = off[:, None] + torch.arange(self.seq + 1)
+        chunk = self.train_ids[idx].to(self.device, non_blocking=True)  # (B, T+1)
+        logits, _ = self.model(chunk[:, :-1])
+        loss = F.cross_entropy(logits.flatten(0, 1), chunk[:, 1:].flatten())
+        opt = self.opts["opt"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        opt.step()
+        return {"loss": loss.item()}
+
+    def validate(self):
+        n = len(self.val_ids) if self.device.type == "cuda" else 20_000  # CPU: a prefix
+        return metrics.text_nats_per_char(self.model, self.val_ids[:n], self.device)
+
+    def evaluate(self):
+        val = metrics.text_nats_per_char(self.model, self.val_ids, self.device)
+        return {"val_nats_per_char": round(val, 4), "val_chars": len(self.val_ids)}
+
+    def export(self):
+        return self.model.eval()
+
+
+class MusicJob(Job):
+    default_steps = 6000
+
+    def __init__(self, args, device, arch_over):
+        super().__init__(args, device)
+        path = Path(args.data) if args.data else DEFAULT_CACHE
+        self.nc = nc = load_corpus(path)
+        arch = dict(styles=list(nc.styles), n_embd=128, hidden=384, layers=2,
+                    dropout=0.1) | arch_over
+        self.model = MusicRNN(MusicConfig(**arch)).to(device)
+        cfg = self.model.cfg
+        if cfg.styles != list(nc.styles):
+            raise ValueError(f"styles {cfg.styles} differ from the cache's {nc.styles}")
+        self.arch = cfg.to_dict()
+        self.vocab = cfg.vocab
+        tick_div = nc.ticks_per_beat // cfg.steps_per_beat
+        train = [(int(nc.piece_style[i]), encode_notes(nc.piece(i), self.vocab,
+                                                       int(nc.piece_style[i]), tick_div))
+                 for i in range(len(nc)) if not nc.is_val(i)]
+        if not train:
+            raise ValueError(f"music cache {path} has no training pieces")
+        # one token stream per style; windows are drawn per style, styles weighted by sqrt(size)
+        self.streams = []
+        self.starts = []  # per stream: where its pieces begin (their style token)
+        for s in range(len(cfg.styles)):
+            seqs = [t for st, t in train if st == s]
+            if seqs:
+                self.streams.append((s, torch.from_numpy(np.concatenate(seqs).astype(np.int64))))
+                self.starts.append(torch.tensor(np.cumsum([0] + [len(t) for t in seqs[:-1]])))
+        sizes = torch.tensor([float(len(t)) for _, t in self.streams])
+        self.style_p = sizes.sqrt() / sizes.sqrt().sum()
+        self.seq = args.seq or 256
+        self.batch = args.batch or 32
+        self.lr = args.lr or 2e-3
+        self.opts = {"opt": torch.optim.AdamW(self.model.parameters(), lr=self.lr,
+                                              betas=(0.9, 0.99), weight_decay=0.01)}
+        self.best = copy.deepcopy(self.model)
+        self.modules = {"model": self.model, "best": self.best}
+        self.val_seqs = [s[:1025] for s in metrics.music_streams(nc, self.vocab, tick_div, True)]
+        counts = nc.counts()
+        self.data_info = {
+            "path": str(path), "source": "music21 corpus", "collections": counts,
+            "failed_to_parse": nc.failed, "pieces": len(nc),
+            "train_events": int(sizes.sum()), "augmentation": "transposition -6..+5 semitones",
+            "split": "5% of pieces (hash of the piece id) held out", "licence": LICENCE_NOTE,
+        }
+
+    def _window(self) -> torch.Tensor:
+        """[style] + T tokens from a random place in a random style's stream, transposed."""
+        k = int(torch.multinomial(self.style_p, 1, generator=self.gen))
+        s, stream = self.streams[k]
+        t = self.seq
+        if len(stream) <= t + 1:
+            stream = stream.repeat(t // len(stream) + 2)
+        if torch.rand(1, generator=self.gen) < 0.3:  # a piece's opening: how to begin after STYLE
+            starts = self.starts[k]
+            o = int(starts[torch.randint(len(starts), (1,), generator=self.gen)]) + 1
+            o = min(o, len(stream) - t)
+        else:
+            o = int(torch.randint(0, len(stream) - t + 1, (1,), generator=self.gen))
+        w = stream[o : o + t].clone()
+        shift = int(torch.randint(-6, 6, (1,), generator=self.gen))
+        note = w < 256
+        pitch = w[note] % 128 + shift
+        if bool(((pitch >= 0) & (pitch < 128)).all()):
+            w[note] = w[note] - w[note] % 128 + pitch
+        return torch.cat([torch.tensor([self.vocab.style0 + s]), w])
+
+    def step(self):
+        self.model.train()
+        chunk = torch.stack([self._window() for _ in range(self.batch)]).to(self.device)
+        y = chunk[:, 1:].clone()
+        y[y >= self.vocab.style0] = -100  # a piece boundary: the next style is not predictable
+        logits, _ = self.model(chunk[:, :-1])
+        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=-100)
+        opt = self.opts["opt"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        opt.step()
+        return {"loss": loss.item()}
+
+    def validate(self):
+        seqs = self.val_seqs if self.device.type == "cuda" else self.val_seqs[::4]
+        return metrics.music_ce(self.model, seqs, self.device)
+
+    def evaluate(self):
+        quick = getattr(self.args, "eval_quick", False)
+        return metrics.music_metrics(self.model, self.nc, self.device,
+                                     samples_per_style=1 if quick else 4,
+                                     events=100 if quick else 400)
+
+    def export(self):
+        return self.model.eval()
+
+
+class GANJob(Job):
+    default_steps = 20000
+    main_loss = "d_loss"
+
+    def __init__(self, args, device, arch_over):
+        super().__init__(args, device)
+        self.ims = load_images(args.data or "skimage")
+        arch = dict(nz=128, resolution=128, g_base=12, g_max=192, d_base=32, d_max=256,
+                    d_dropout=0.0) | arch_over
+        cfg = GANConfig(**arch)
+        self.arch = cfg.to_dict()
+        self.crops = CropSampler(self.ims, cfg.resolution, device)
+        self.G = Generator(cfg).to(device)
+        self.D = Discriminator(cfg).to(device)
+        self.G_ema = copy.deepcopy(self.G).eval()
+        for p in self.G_ema.parameters():
+            p.requires_grad_(False)
+        self.batch = args.batch or 32
+        self.lr = args.lr or 2e-4
+        betas = (0.0, 0.99)  # no first-moment momentum: the usual choice for hinge + SN GANs
+        self.opts = {"g": torch.optim.Adam(self.G.parameters(), lr=self.lr, betas=betas),
+                     "d": torch.optim.Adam(self.D.parameters(), lr=self.lr, betas=betas)}
+        self.modules = {"G": self.G, "D": self.D, "G_ema": self.G_ema}
+        self.ema_decay = 0.999
+        self.data_info = {"source": self.ims.source, "images": self.ims.names,
+                          "skipped": self.ims.skipped,
+                          "crops": "random squares 25-100% of the short side, h-flip",
+                          "licence": SKIMAGE_LICENCE if self.ims.source.startswith("skimage")
+                          or "skimage" in self.ims.source else "see the source of the images"}
+        if self.ims.skipped:
+            print(f"skipped {len(self.ims.skipped)} unreadable images: {self.ims.skipped[:3]}")
+
+    def step(self):
+        b, nz = self.batch, self.G.cfg.nz
+        real = self.crops.sample(b, self.gen).to(self.device, non_blocking=True)
+        z = torch.randn(b, nz, device=self.device)
+        self.G.train()
+        with torch.no_grad():
+            fake = self.G(z)
+        d_real = self.D(diff_augment(real))
+        d_fake = self.D(diff_augment(fake))
+        d_loss = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()  # hinge
+        self.opts["d"].zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opts["d"].step()
+        z = torch.randn(b, nz, device=self.device)
+        g_loss = -self.D(diff_augment(self.G(z))).mean()
+        self.opts["g"].zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opts["g"].step()
+        with torch.no_grad():
+            for pe, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
+                pe.lerp_(p, 1 - self.ema_decay)
+            for be, bt in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+                be.copy_(bt)  # BatchNorm running statistics follow the live generator
+        return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
+
+    @torch.no_grad()
+    def standing_stats(self, batches: int = 16) -> None:
+        """Re-estimate the EMA generator's BatchNorm statistics from its own activations.
+
+        The copied running statistics belong to the live generator, not the averaged one.
+        """
+        gen = torch.Generator().manual_seed(0)
+        bns = [m for m in self.G_ema.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the batches below
+        self.G_ema.train()
+        for _ in range(batches):
+            self.G_ema(torch.randn(64, self.G.cfg.nz, generator=gen).to(self.device))
+        for m in bns:
+            m.momentum = 0.1
+        self.G_ema.eval()
+
+    def evaluate(self):
+        self.standing_stats()
+        n = 64 if getattr(self.args, "eval_quick", False) else 512
+        return metrics.gan_metrics(self.G_ema, self.ims, n=n, device=self.device)
+
+    def export(self):
+        self.standing_stats()
+        return self.G_ema.eval()
+
+
+JOBS: dict[str, type[Job]] = {"text": TextJob, "music": MusicJob, "gan": GANJob}

@@ -1,0 +1,154 @@
+"""Samples of shipped weights: python -m models.sample NAME --out PATH.
+
+GAN: a PNG grid. Music: a MIDI file (and --roll PATH for a piano-roll PNG).
+Text: a text excerpt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.weights import WeightsError, load
+
+
+def gan_grid(model, n: int, seed: int, truncation: float = 1.0) -> np.ndarray:
+    """n images in a square-ish grid, (H, W, 3) uint8."""
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, model.cfg.nz, generator=gen) * truncation
+    with torch.no_grad():
+        x = model(z).clamp(-1, 1)
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    r, pad = model.cfg.resolution, 2
+    grid = np.full((rows * (r + pad) + pad, cols * (r + pad) + pad, 3), 16, np.uint8)
+    imgs = ((x + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    for i, im in enumerate(imgs):
+        y0, x0 = pad + (i // cols) * (r + pad), pad + (i % cols) * (r + pad)
+        grid[y0 : y0 + r, x0 : x0 + r] = im
+    return grid
+
+
+def music_notes(model, styles: list[str], events: int, seed: int, temperature: float,
+                top_p: float) -> list[tuple[str, list]]:
+    from models.music_rnn import MusicSampler, events_to_notes
+
+    sampler = MusicSampler(model, seed=seed)
+    out = []
+    for style in styles:
+        sampler.set_style(style)
+        evs = [sampler.next_event(temperature, top_p) for _ in range(events)]
+        out.append((style, events_to_notes(evs, model.cfg.steps_per_beat)))
+    return out
+
+
+def write_midi(parts: list[tuple[str, list]], path: Path, bpm: float, gap_beats: float = 2.0):
+    """One piano track per style, the styles one after another."""
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
+    spb = 60.0 / bpm
+    t0 = 0.0
+    for style, notes in parts:
+        inst = pretty_midi.Instrument(program=0, name=style)
+        end = 0.0
+        for n in notes:
+            s = t0 + n.start_beat
+            inst.notes.append(pretty_midi.Note(velocity=max(1, min(127, n.velocity)),
+                                               pitch=n.pitch, start=s * spb,
+                                               end=(s + n.duration_beats) * spb))
+            end = max(end, n.start_beat + n.duration_beats)
+        pm.instruments.append(inst)
+        t0 += end + gap_beats
+    pm.write(str(path))
+
+
+def piano_roll(parts: list[tuple[str, list]], path: Path, beats: float = 32.0,
+               px_per_beat: int = 20) -> None:
+    """A piano-roll PNG: one row per style (its first `beats` beats), one colour per style."""
+    from PIL import Image, ImageDraw
+
+    colours = [(230, 120, 60), (80, 170, 230), (120, 210, 110), (220, 90, 170), (240, 210, 80),
+               (160, 120, 230), (90, 220, 200), (200, 200, 200)]
+    label, px = 90, 3  # label column width; pixels per semitone
+    rows = []
+    for _, notes in parts:
+        ps = [n.pitch for n in notes if n.start_beat < beats] or [60]
+        rows.append((min(ps) - 2, max(ps) + 2))
+    height = sum((hi - lo) * px + 6 for lo, hi in rows)
+    img = Image.new("RGB", (label + int(beats * px_per_beat), height), (18, 18, 22))
+    d = ImageDraw.Draw(img)
+    y0 = 0
+    for k, ((style, notes), (lo, hi)) in enumerate(zip(parts, rows, strict=True)):
+        c = colours[k % len(colours)]
+        d.text((4, y0 + 2), style, fill=c)
+        for b in range(0, int(beats) + 1, 4):  # a faint line every four beats
+            x = label + b * px_per_beat
+            d.line([x, y0, x, y0 + (hi - lo) * px + 4], fill=(45, 45, 52))
+        for n in notes:
+            if n.start_beat >= beats:
+                continue
+            x0 = label + n.start_beat * px_per_beat
+            x1 = label + min(beats, n.start_beat + n.duration_beats) * px_per_beat - 1
+            y = y0 + (hi - n.pitch) * px
+            d.rectangle([x0, y, max(x0, x1), y + px - 1], fill=c)
+        y0 += (hi - lo) * px + 6
+    img.save(path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m models.sample", description=__doc__.splitlines()[0])
+    ap.add_argument("name")
+    ap.add_argument("--out", required=True, type=Path, help="PNG, MIDI or text file ('-': stdout)")
+    ap.add_argument("--n", type=int, default=16, help="GAN: images in the grid")
+    ap.add_argument("--truncation", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--temperature", type=float, default=0.9)
+    ap.add_argument("--top-p", type=float, default=0.95)
+    ap.add_argument("--style", action="append", help="music: style(s); default all of them")
+    ap.add_argument("--events", type=int, default=600, help="music: events per style")
+    ap.add_argument("--bpm", type=float, default=100.0)
+    ap.add_argument("--roll", type=Path, help="music: also a piano-roll PNG")
+    ap.add_argument("--chars", type=int, default=1500, help="text: characters")
+    ap.add_argument("--prime", default="\n", help="text: text to continue")
+    args = ap.parse_args(argv)
+    try:
+        model, card = load(args.name, "cpu")
+    except WeightsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    kind = card["kind"]
+    if kind == "gan":
+        from PIL import Image
+
+        Image.fromarray(gan_grid(model, args.n, args.seed, args.truncation)).save(args.out)
+    elif kind == "music":
+        styles = args.style or model.cfg.styles
+        try:
+            parts = music_notes(model, styles, args.events, args.seed, args.temperature,
+                                args.top_p)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
+        write_midi(parts, args.out, args.bpm)
+        if args.roll:
+            piano_roll(parts, args.roll)
+    else:
+        from models.text_rnn import TextSampler
+
+        s = TextSampler(model, seed=args.seed)
+        s.prime(args.prime)
+        text = args.prime + s.generate(args.chars, args.temperature, args.top_p)
+        if str(args.out) == "-":
+            print(text)
+            return
+        args.out.write_text(text)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""GAN: image data, training, resume, SWD, shipped weights, bad input."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from models import weights
+from models.diffaug import diff_augment
+from models.gan import GANConfig, Generator
+from models.images import CropSampler, load_images
+from models.jobs import GANJob
+from models.metrics import swd
+from models.testing import resume_matches, run_train, shipped
+
+TINY = ["--arch", "resolution=32", "--arch", "g_base=4", "--arch", "g_max=16",
+        "--arch", "d_base=8", "--arch", "d_max=16", "--arch", "nz=16", "--batch", "4"]
+
+
+@pytest.fixture
+def image_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "imgs"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        a = np.zeros((80, 96, 3), np.uint8)
+        a[:, :, i] = 200
+        a[::8] = rng.integers(0, 255, (10, 96, 3), dtype=np.uint8)  # stripes
+        Image.fromarray(a).save(d / f"im{i}.png")
+    Image.fromarray(np.full((64, 64), 128, np.uint8)).save(d / "grey.png")  # greyscale: to RGB
+    (d / "broken.png").write_bytes(b"\x89PNG not really")
+    (d / "notes.txt").write_text("ignored: not an image suffix")
+    return d
+
+
+def test_folder_loading_skips_and_counts(image_dir: Path) -> None:
+    ims = load_images(image_dir)
+    assert len(ims.images) == 4 and len(ims.skipped) == 1 and "broken.png" in ims.skipped[0]
+    assert all(im.shape[0] == 3 and im.dtype == torch.uint8 for im in ims.images)
+    x = CropSampler(ims, 32).sample(5, torch.Generator().manual_seed(0))
+    assert x.shape == (5, 3, 32, 32) and x.min() >= -1 and x.max() <= 1
+
+
+def test_empty_or_missing_folder(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no readable images"):
+        load_images(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError):
+        load_images(tmp_path / "missing")
+
+
+def test_diffaugment_keeps_shape_and_gradient() -> None:
+    x = torch.randn(4, 3, 32, 32, requires_grad=True)
+    y = diff_augment(x)
+    y.sum().backward()
+    assert y.shape == x.shape and x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_d_loss_falls(image_dir: Path) -> None:
+    torch.manual_seed(0)
+    ns = argparse.Namespace(data=str(image_dir), batch=8, lr=2e-3, seed=0)
+    arch = {"resolution": 32, "g_base": 4, "g_max": 16, "d_base": 8, "d_max": 32, "nz": 16}
+    job = GANJob(ns, torch.device("cpu"), arch)
+    losses = [job.step()["d_loss"] for _ in range(30)]
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.1
+
+
+def test_train_card_resume(image_dir: Path, tmp_path: Path) -> None:
+    card = run_train(["gan", "--data", str(image_dir), "--name", "g", "--steps", "2"] + TINY,
+                     tmp_path)
+    assert card["arch"]["resolution"] == 32 and len(card["data"]["skipped"]) == 1
+    assert {"swd", "swd_real_vs_real", "swd_untrained", "gap_closed"} <= set(card["metrics"])
+    g, _ = weights.load(str(tmp_path / "w" / "g"))
+    assert g(torch.randn(2, 16)).shape == (2, 3, 32, 32)
+    assert resume_matches(["gan", "--data", str(image_dir)] + TINY, tmp_path, 4)
+
+
+def test_swd_orders_sets() -> None:
+    torch.manual_seed(0)
+    a = torch.rand(32, 3, 32, 32) * 2 - 1
+    b = torch.rand(32, 3, 32, 32) * 2 - 1
+    smooth = torch.nn.functional.avg_pool2d(a, 5, 1, 2)
+    assert swd(a, b) < swd(a, smooth)
+
+
+def test_card_mismatch_and_truncation(tmp_path: Path) -> None:
+    cfg = GANConfig(resolution=32, g_base=4, g_max=8, nz=8)
+    card = {"kind": "gan", "arch": cfg.to_dict()}
+    st, cp = weights.save(Generator(cfg), str(tmp_path / "g"), card)
+    cp.write_text(cp.read_text().replace('"g_max": 8', '"g_max": 16'))
+    with pytest.raises(weights.WeightsError, match="do not match"):
+        weights.load(str(tmp_path / "g"))
+    cp.write_text(cp.read_text().replace('"g_max": 16', '"g_max": 8'))
+    st.write_bytes(st.read_bytes()[:-10])
+    with pytest.raises(weights.WeightsError, match="corrupt or truncated"):
+        weights.load(str(tmp_path / "g"))
+
+
+@pytest.mark.skipif(not shipped("textures"), reason="no shipped GAN weights yet")
+def test_shipped_weights_evaluate_and_sample(tmp_path: Path) -> None:
+    from models.evaluate import evaluate
+    from models.sample import main as sample_main
+
+    res = evaluate("textures", data="skimage", quick=True)
+    assert res["swd"] > 0 and "gap_closed" in res
+    out = tmp_path / "grid.png"
+    sample_main(["textures", "--out", str(out), "--n", "4"])
+    assert Image.open(out).size[0] > 100
+
+
+def test_fast_inference_path_matches() -> None:
+    torch.manual_seed(0)
+    g = Generator(GANConfig(resolution=32, g_base=4, g_max=16, nz=8))
+    g(torch.randn(8, 8))  # train mode: BatchNorm statistics move off their defaults
+    g.eval()
+    z = torch.randn(3, 8)
+    with torch.no_grad():
+        fast = g(z)  # phase convs with BatchNorm folded in
+    slow = g(z)  # grad enabled: the plain upsample-conv-BN path
+    assert torch.allclose(fast, slow, atol=1e-5)
+    with torch.no_grad():
+        g.blocks[0].conv.weight.mul_(1.5)  # a weight changes: the folded copy is rebuilt
+        fast = g(z)
+    assert torch.allclose(fast, g(z), atol=1e-5)
