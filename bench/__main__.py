@@ -7,6 +7,7 @@ import asyncio
 import datetime
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -30,12 +31,16 @@ MODES = {
 }
 
 
-def parse_overhead(text: str) -> list[tuple[int, int]]:
-    """'256x4,512x2' -> [(256, 4), (512, 2)]: resolution x visual streams sharing the model."""
-    out = []
+def parse_overhead(text: str) -> list[tuple[int | str, int]]:
+    """'256x4,512x2,textures' -> [(256, 4), (512, 2), ("textures", 1)]: an untrained generator
+    of that resolution, or a shipped model by name, x visual streams sharing it."""
+    out: list[tuple[int | str, int]] = []
     for part in text.split(","):
-        res, _, streams = part.strip().partition("x")
-        out.append((int(res), int(streams or 1)))
+        m = re.fullmatch(r"\s*(.+?)(?:x(\d+))?\s*", part)
+        if m is None:
+            raise argparse.ArgumentTypeError(f"overhead config {part!r}: expected RESxSTREAMS or NAME")
+        what, streams = m.group(1), int(m.group(2) or 1)
+        out.append((int(what) if what.isdigit() else what, streams))
     return out
 
 
@@ -48,7 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--overhead", type=parse_overhead, metavar="RESxSTREAMS,...",
-                   help="overhead configs (default 128x1,256x1 on cpu; 256x4,512x2 on cuda)")
+                   help="overhead configs: RESxSTREAMS (untrained) or NAME[xSTREAMS] (shipped weights); "
+                        "default 128x1,256x1,textures on cpu, 256x4,512x2 on cuda")
     p.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
     p.add_argument("--only", type=lambda t: set(t.split(",")), default=None, metavar="FIGURES",
                    help="run only these: overhead,fanout,threads,startup,notes (fanout includes latency)")
@@ -70,7 +76,7 @@ def settings(args: argparse.Namespace) -> fig.Settings:
     if s.out is not None:
         procs.LOG_DIR = s.out / "logs"
     cuda = args.device == "cuda"
-    s.overhead = args.overhead or ([(256, 4), (512, 2)] if cuda else [(128, 1), (256, 1)])
+    s.overhead = args.overhead or ([(256, 4), (512, 2)] if cuda else [(128, 1), (256, 1), ("textures", 1)])
     override = os.environ.get("LIVEGEN_TORCH_THREADS")
     s.threads = None if cuda else int(override or max(1, (os.cpu_count() or 2) - 1))
     return s
@@ -112,17 +118,21 @@ async def note_timing(mode: str) -> dict[str, Any]:
 async def overhead_rows(s: fig.Settings, naive: bool, results: dict[str, Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     results["overhead"] = rows
-    for res, streams in s.overhead:
+    for what, streams in s.overhead:
+        model = "random" if isinstance(what, int) else what
+        res = what if isinstance(what, int) else 0
         try:
-            bare = BareForward(res, streams, s.device)
-            ours = await fig.overhead(s, res, streams, False, bare)
+            bare = BareForward(res, streams, s.device, model_name=model)
+            res = bare.resolution
+            ours = await fig.overhead(s, res, streams, False, bare, model)
         except Exception as e:  # one size failing must not lose the others
-            key = f"overhead {res}x{streams}"
+            key = f"overhead {what}x{streams}"
             results.setdefault("errors", {})[key] = f"{type(e).__name__}: {e}"
             print(f"python -m bench: {key} failed: {type(e).__name__}: {e}", file=sys.stderr)
             continue
-        base = await fig.overhead(s, res, streams, True, None) if naive and streams == 1 else None
-        row: dict[str, Any] = {"resolution": res, "streams": streams, "livegen": ours, "naive": base}
+        base = await fig.overhead(s, res, streams, True, None, model) if naive and streams == 1 else None
+        row: dict[str, Any] = {"model": model, "resolution": res, "streams": streams, "livegen": ours,
+                               "naive": base}
         if base is not None:
             bare_median = ours["bare_fps"]["median"]
             base["ratio"] = ratio(base["fps"]["median"], bare_median)
@@ -219,15 +229,30 @@ def targets(r: dict[str, Any], s: fig.Settings) -> list[dict[str, Any]]:
 def overhead_targets(r: dict[str, Any], s: fig.Settings, out: list[dict[str, Any]]) -> None:
     for row in r["overhead"]:
         ours = row["livegen"]
-        label = f"{row['resolution']}px x{row['streams']}"
+        label = model_label(row)
         v = ours["ratio"]["median"]
-        out.append(check(f"overhead {label}: delivered / bare", v, ">= 0.85",
-                         None if v is None else v >= 0.85))
-        if s.device == "cuda" and row["resolution"] in (256, 512):
+        bare = ours["bare_fps"]["median"]
+        if bare is not None and bare > ours["ceiling_fps"]:
+            # The model outruns the contract's fps ceiling: the server is asked for less than
+            # the bare rate, so the fair measure is against what it was asked for.
+            out.append(check(f"overhead {label}: delivered / bare (ceiling-bound, for information)",
+                             v, ">= 0.85", None))
+            v = ours["ratio_to_ceiling"]
+            out.append(check(f"overhead {label}: delivered / min(bare, {ours['ceiling_fps']:.0f} fps "
+                             "ceiling)", v, ">= 0.85", None if v is None else v >= 0.85))
+        else:
+            out.append(check(f"overhead {label}: delivered / bare", v, ">= 0.85",
+                             None if v is None else v >= 0.85))
+        if s.device == "cuda" and row["resolution"] in (256, 512) and row.get("model") == "random":
             need = 500 if row["resolution"] == 256 else 240
             f = ours["fps"]["median"]
             out.append(check(f"{label}: delivered fps to one client", f, f">= {need}",
                              None if f is None else f >= need))
+
+
+def model_label(row: dict[str, Any]) -> str:
+    name = "" if row.get("model", "random") == "random" else f"{row['model']} "
+    return f"{name}{row['resolution']}px x{row['streams']}"
 
 
 def fanout_targets(r: dict[str, Any], s: fig.Settings, out: list[dict[str, Any]]) -> None:

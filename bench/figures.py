@@ -46,13 +46,16 @@ def voice_names(streams: int) -> list[str]:
     return ["visual"] + [f"visual{i + 1}" for i in range(1, streams)]
 
 
-def write_patch(s: Settings, resolution: int, fps: float, streams: int = 1) -> Path:
-    """A patch of `streams` visual voices sharing one untrained generator of that size."""
-    lines = ["# written by the benchmark: untrained generator, speed figures only"]
+def write_patch(s: Settings, resolution: int, fps: float, streams: int = 1,
+                model: str = "random") -> Path:
+    """A patch of `streams` visual voices sharing one generator: untrained of that size, or
+    a shipped model by name (its card gives the size)."""
+    lines = [f"# written by the benchmark: model {model}"]
+    size = [f"resolution = {resolution}"] if model == "random" else []
     for i, name in enumerate(voice_names(streams)):
-        lines += [f"[voices.{name}]", 'kind = "visual"', 'model = "random"',
-                  f"resolution = {resolution}", f"fps = {fps}", f"seed = {7 + i}", 'mode = "walk"', ""]
-    path = s.tmp / f"bench-{resolution}-{streams}-{int(fps)}.toml"
+        lines += [f"[voices.{name}]", 'kind = "visual"', f'model = "{model}"', *size,
+                  f"fps = {fps}", f"seed = {7 + i}", 'mode = "walk"', ""]
+    path = s.tmp / f"bench-{model}-{resolution}-{streams}-{int(fps)}.toml"
     path.write_text("\n".join(lines))
     return path
 
@@ -101,9 +104,9 @@ async def stall(s: Settings, srv: ServerProcess, osc: OscSender, streams: int,
 
 
 async def overhead(s: Settings, resolution: int, streams: int, naive: bool,
-                   bare: BareForward | None) -> dict[str, Any]:
+                   bare: BareForward | None, model: str = "random") -> dict[str, Any]:
     """Delivered fps to one client (all streams), alone and beside a stalled client; bare fps."""
-    patch = write_patch(s, resolution, MAX_FPS, streams)
+    patch = write_patch(s, resolution, MAX_FPS, streams, model)
     out: dict[str, list[float | None]] = {"bare_fps": [], "fps": [], "fps_stalled": [],
                                           "ratio": [], "ratio_stalled": [], "bare_cpu_ms": [],
                                           "server_cpu_ms": [], "busiest_thread_cpu_ms": []}
@@ -155,7 +158,7 @@ async def overhead(s: Settings, resolution: int, streams: int, naive: bool,
         result["ratio_to_ceiling"] = ratio(result["fps"]["median"], reachable)
     if not naive:
         result["loop_round_trip_ms"] = distribution(round_trips)
-    result.update(resolution=resolution, streams=streams, rss_mib=rss, stalled_backlog=backlog,
+    result.update(model=model, resolution=resolution, streams=streams, rss_mib=rss, stalled_backlog=backlog,
                   ceiling_fps=cap,
                   startup_s=round(srv.startup_s, 3))
     return result

@@ -10,15 +10,18 @@ from live.visual import load_generator
 
 
 class BareForward:
-    """The same generator the server runs (untrained, same size), timed with nothing around it."""
+    """The same generator the server runs (same weights or untrained, same size), timed alone."""
 
-    def __init__(self, resolution: int, batch: int, device: str, nz: int = 128) -> None:
+    def __init__(self, resolution: int, batch: int, device: str, nz: int = 128,
+                 model_name: str = "random") -> None:
         self.device = torch.device(device)
         self.batch = batch
         self.resolution = resolution
         self.cpu_ms_per_frame = float("nan")  # of the last measure(): process CPU per frame
-        spec = {"model": "random", "resolution": resolution, "nz": nz, "seed": 0}
+        spec = {"model": model_name, "resolution": resolution, "nz": nz, "seed": 0}
         model, _ = load_generator(spec, self.device)
+        self.resolution = model.cfg.resolution  # a shipped model's card says its size
+        nz = model.cfg.nz
         self.z = torch.randn(batch, nz, device=self.device)
         if self.device.type == "cuda":
             from live.accel import Accelerator

@@ -83,7 +83,8 @@ def overhead_rows(r: dict[str, Any], t: Table) -> None:
     t.section("1. overhead: fps delivered to one WebSocket client / bare forward fps")
     for row in r["overhead"]:
         ours, base, vs = row["livegen"], row.get("naive"), row.get("vs_naive") or {}
-        label = f"{row['resolution']}px x{row['streams']} stream(s)"
+        name = "" if row.get("model", "random") == "random" else f"{row['model']} "
+        label = f"{name}{row['resolution']}px x{row['streams']} stream(s)"
         t.add(f"{label}: bare forward fps", spread(ours["bare_fps"], 1))
         t.add(f"{label}: delivered fps", spread(ours["fps"], 1), spread(base and base["fps"], 1),
               fmt(vs.get("fps")))
