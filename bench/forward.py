@@ -6,6 +6,7 @@ import time
 
 import torch
 
+from live.engine import trace_generator
 from live.visual import load_generator
 
 
@@ -27,6 +28,7 @@ class BareForward:
             from live.accel import Accelerator
             self.run = Accelerator(self.device).bare_runner(model, batch)
         else:
+            model = trace_generator("bare", model)  # the same TorchScript call the engine makes
             self.run = lambda: model(self.z)
 
     def measure(self, seconds: float, threads: int | None = None) -> float:
