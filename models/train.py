@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from live.engine import pick_device
 from models.ckpt import load_checkpoint, save_checkpoint
 from models.jobs import JOBS, Job
 from models.weights import WEIGHTS_DIR, paths, save
@@ -57,16 +58,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--eval-quick", action="store_true", help="fewer samples in those figures")
     ap.add_argument("--quiet", action="store_true", help="no progress bar (log lines instead)")
     return ap.parse_args(argv)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(name)
 
 
 def lr_at(base: float, step: int, steps: int, frac_time: float, warmup: int = 100) -> float:

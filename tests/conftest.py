@@ -10,12 +10,15 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.livetools import OscSink
 
 ROOT = Path(__file__).resolve().parent.parent
 PATCHES = Path(__file__).resolve().parent / "patches"
@@ -88,3 +91,19 @@ def server() -> Iterator[Server]:
         if srv.proc.poll() is None:
             srv.proc.kill()
             srv.proc.wait()
+
+
+@pytest.fixture(name="sink")
+def sink_fixture() -> Iterator[OscSink]:
+    """A real UDP OSC receiver on loopback for what the server sends out."""
+    from tests.livetools import open_sink  # livetools imports this module
+
+    yield from open_sink()
+
+
+@pytest.fixture(name="run_server")
+def run_server_fixture(tmp_path: Path, sink: OscSink) -> Iterator[Callable[..., Server]]:
+    """Starts servers that send their OSC to `sink`; stops them after the test."""
+    from tests.livetools import server_runner
+
+    yield from server_runner(tmp_path, sink)

@@ -6,9 +6,7 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from fractions import Fraction
-from pathlib import Path
 
 import mido
 import pytest
@@ -16,28 +14,14 @@ import pytest
 from live.clock import NTP_UNIT
 from live.midi import MidiError, MidiOut, open_output
 from live.recorder import read_events
-from tests.conftest import Server
 from tests.livetools import (
     MUSIC,
-    OscSink,
     assert_no_hanging_notes,
     midi_notes,
-    open_sink,
     send,
-    server_runner,
     stop_cleanly,
     write_patch,
 )
-
-
-@pytest.fixture(name="sink")
-def sink_fixture() -> Iterator[OscSink]:
-    yield from open_sink()
-
-
-@pytest.fixture(name="run_server")
-def run_server_fixture(tmp_path: Path, sink: OscSink) -> Iterator[Callable[..., Server]]:
-    yield from server_runner(tmp_path, sink)
 
 
 # -- tests --------------------------------------------------------------------------------------

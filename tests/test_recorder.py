@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import wave
-from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,26 +15,14 @@ import pretty_midi
 import pytest
 
 from live.recorder import read_events
-from tests.conftest import ROOT, Server
+from tests.conftest import ROOT
 from tests.livetools import (
     OscSink,
     assert_no_hanging_notes,
     midi_notes,
-    open_sink,
     send,
-    server_runner,
     stop_cleanly,
 )
-
-
-@pytest.fixture(name="sink")
-def sink_fixture() -> Iterator[OscSink]:
-    yield from open_sink()
-
-
-@pytest.fixture(name="run_server")
-def run_server_fixture(tmp_path: Path, sink: OscSink) -> Iterator[Callable[..., Server]]:
-    yield from server_runner(tmp_path, sink)
 
 
 def no_hanging_notes(sink: OscSink) -> bool:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
 import torch
 from websockets.asyncio.client import connect
 
@@ -15,8 +13,7 @@ from live.music import seed_for
 from live.recorder import read_events
 from live.text import load_text_model
 from models.text_rnn import TextSampler
-from tests.conftest import Server
-from tests.livetools import OscSink, open_sink, send, server_runner, stop_cleanly
+from tests.livetools import send, stop_cleanly
 
 TEXT_ONLY = """
 [voices.text]
@@ -27,15 +24,6 @@ temperature = 0.8
 top_p = 0.95
 """
 
-
-@pytest.fixture(name="sink")
-def sink_fixture() -> Iterator[OscSink]:
-    yield from open_sink()
-
-
-@pytest.fixture(name="run_server")
-def run_server_fixture(tmp_path: Path, sink: OscSink) -> Iterator[Callable[..., Server]]:
-    yield from server_runner(tmp_path, sink)
 
 
 def patch(tmp_path: Path) -> Path:
