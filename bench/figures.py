@@ -55,7 +55,7 @@ def write_patch(s: Settings, resolution: int, fps: float, streams: int = 1,
     for i, name in enumerate(voice_names(streams)):
         lines += [f"[voices.{name}]", 'kind = "visual"', f'model = "{model}"', *size,
                   f"fps = {fps}", f"seed = {7 + i}", 'mode = "walk"', ""]
-    path = s.tmp / f"bench-{model}-{resolution}-{streams}-{int(fps)}.toml"
+    path = s.tmp / f"bench-{Path(model).name}-{resolution}-{streams}-{int(fps)}.toml"
     path.write_text("\n".join(lines))
     return path
 

@@ -25,7 +25,7 @@ from live.params import (
 )
 from live.runtime import Runtime
 from models import weights
-from models.gan import GANConfig, Generator
+from models.gan import GANConfig, Generator, calibrate_batchnorm
 
 log = logging.getLogger("livegen.visual")
 
@@ -45,25 +45,6 @@ def load_generator(spec: dict[str, Any], device: torch.device) -> tuple[torch.nn
     if card.get("kind") != "gan":
         raise weights.WeightsError(f"model {name!r} is a {card.get('kind')} model, not a gan")
     return model, card
-
-
-def calibrate_batchnorm(model: Generator, batches: int = 4) -> Generator:
-    """Give an untrained generator the batch-norm statistics of its own activations.
-
-    With the initial running stats (mean 0, var 1) an untrained DCGAN draws one flat colour;
-    calibrated, it draws the structured noise an untrained network really makes.
-    """
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over the calibration batches
-    model.train()
-    with torch.no_grad():
-        for _ in range(batches):
-            model(torch.randn(32, model.cfg.nz))
-    for m in norms:
-        m.momentum = 0.1
-    return model.eval()
 
 
 class VisualVoice:

@@ -116,6 +116,26 @@ class Generator(nn.Module):
         return torch.tanh(self.to_rgb(x))  # (B, 3, R, R)
 
 
+
+def calibrate_batchnorm(model: Generator, batches: int = 4) -> Generator:
+    """Give an untrained generator the batch-norm statistics of its own activations.
+
+    With the initial running stats (mean 0, var 1) an untrained DCGAN draws one flat colour;
+    calibrated, it draws the structured noise an untrained network really makes.
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the calibration batches
+    model.train()
+    with torch.no_grad():
+        for _ in range(batches):
+            model(torch.randn(32, model.cfg.nz, device=model.project.weight.device))
+    for m in norms:
+        m.momentum = 0.1
+    return model.eval()
+
+
 class Discriminator(nn.Module):
     """image (B, 3, R, R) -> logit (B,); strided convs, LeakyReLU, dropout, spectral norm."""
 

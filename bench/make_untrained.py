@@ -1,0 +1,33 @@
+"""Write untrained generators of chosen sizes as weights files, for GPU speed figures.
+
+    python -m bench.make_untrained DIR NAME:RESOLUTION:G_BASE:G_MAX ...
+
+A shipped-size generator is far faster on a big GPU than the 240 fps cap of /visual/fps, so the
+benchmark can only show "delivered / bare forward" with heavier networks like these.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+
+from models import weights
+from models.gan import GANConfig, Generator, calibrate_batchnorm
+
+
+def main(argv: list[str]) -> None:
+    out, specs = argv[0], argv[1:]
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    for spec in specs:
+        name, res, base, top = spec.split(":")
+        cfg = GANConfig(resolution=int(res), g_base=int(base), g_max=int(top))
+        torch.manual_seed(0)
+        model = calibrate_batchnorm(Generator(cfg).to(device))
+        weights.save(model, f"{out}/{name}", {"kind": "gan", "name": name, "arch": cfg.to_dict(),
+                                              "trained": False})
+        print(name, cfg.to_dict(), sum(p.numel() for p in model.parameters()), "parameters")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
