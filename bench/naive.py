@@ -25,11 +25,12 @@ from pythonosc.osc_server import AsyncIOOSCUDPServer
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from live.engine import pick_device, to_pixels
+from live.engine import to_pixels
 from live.frames import HEADER, MAGIC
 from live.latent import LatentPath
 from live.patch import load_patch
 from live.visual import load_generator
+from models.device import pick_device
 
 PNG = 3
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from live.clock import Clock
-from live.engine import Engine, pick_device
+from live.engine import Engine
 from live.frames import FrameBus
 from live.link import LinkSync
 from live.osc import OscIn, OscOut
@@ -23,6 +23,7 @@ from live.scheduler import Scheduler
 from live.sender import NoteSender
 from live.visual import VisualVoice
 from live.websocket import WebServer
+from models.device import pick_device
 
 log = logging.getLogger("livegen")
 

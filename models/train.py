@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from live.engine import pick_device
 from models.ckpt import load_checkpoint, save_checkpoint
+from models.device import pick_device
 from models.jobs import JOBS, Job
 from models.weights import WEIGHTS_DIR, paths, save
 
