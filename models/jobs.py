@@ -24,6 +24,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEXT = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 
 
+
+def clipped_step(opt: torch.optim.Optimizer, loss: torch.Tensor, model: nn.Module) -> float:
+    """One optimiser step on loss with the gradient norm clipped to 1 (the RNN jobs)."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss.item()
+
 class Job:
     """One kind of training run; train.py drives it."""
 
@@ -109,12 +118,7 @@ class TextJob(Job):
         chunk = self.train_ids[idx].to(self.device, non_blocking=True)  # (B, T+1)
         logits, _ = self.model(chunk[:, :-1])
         loss = F.cross_entropy(logits.flatten(0, 1), chunk[:, 1:].flatten())
-        opt = self.opts["opt"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        opt.step()
-        return {"loss": loss.item()}
+        return {"loss": clipped_step(self.opts["opt"], loss, self.model)}
 
     def validate(self):
         n = len(self.val_ids) if self.device.type == "cuda" else 20_000  # CPU: a prefix
@@ -203,12 +207,7 @@ class MusicJob(Job):
         y[y >= self.vocab.style0] = -100  # a piece boundary: the next style is not predictable
         logits, _ = self.model(chunk[:, :-1])
         loss = F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=-100)
-        opt = self.opts["opt"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        opt.step()
-        return {"loss": loss.item()}
+        return {"loss": clipped_step(self.opts["opt"], loss, self.model)}
 
     def validate(self):
         seqs = self.val_seqs if self.device.type == "cuda" else self.val_seqs[::4]
