@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import http.client
 import json
 import os
 import socket
@@ -23,7 +24,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from fractions import Fraction
 from typing import Any
 
@@ -124,8 +124,12 @@ def osc_send(port: int, address: str, *args: Any) -> None:
 
 
 def get_json(port: int, path: str) -> Any:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-        return json.loads(r.read())
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
 
 
 async def read_ws(port: int, notes: list[dict], frames: list[float], stop: asyncio.Event) -> None:

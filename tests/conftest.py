@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -9,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,9 +45,20 @@ class Server:
     def osc(self) -> tuple[str, int]:
         return ("127.0.0.1", self.ready["osc_port"])
 
+    def get(self, path: str) -> tuple[int, bytes]:
+        """HTTP GET on the server's loopback port: (status, body)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.ready["http_port"], timeout=10)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
     def get_json(self, path: str) -> Any:
-        with urllib.request.urlopen(self.http + path, timeout=10) as r:
-            return json.loads(r.read())
+        status, body = self.get(path)
+        assert status == 200, (path, status, body[:200])
+        return json.loads(body)
 
     def param(self, path: str) -> Any:
         return next(p for p in self.get_json("/schema")["params"] if p["path"] == path)["value"]
