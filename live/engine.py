@@ -97,6 +97,23 @@ class Engine:
         self.models[name] = model
         self.cards[name] = card
 
+    def load_once(self, key: str, load: Callable[[], tuple[torch.nn.Module, dict[str, Any]]],
+                  accelerate: bool = False) -> Future:
+        """On the engine thread: load (and warm) a model under key unless it is there; the card.
+
+        Voices that share a model name share one copy. `accelerate` is for generators only.
+        """
+        def job() -> dict[str, Any]:
+            if key not in self.models:
+                model, card = load()
+                if accelerate:
+                    self.install(key, model, card)
+                else:
+                    self.models[key], self.cards[key] = model, card
+            return self.cards[key]
+
+        return self.call(job)
+
     def add_stream(self, stream: Stream) -> None:
         with self._wake:
             self.streams.append(stream)

@@ -308,17 +308,14 @@ class MusicVoice:
 
     # -- set-up ---------------------------------------------------------------------
     async def load(self) -> None:
-        engine = self.rt.engine
+        device = self.rt.engine.device
 
-        def load() -> dict:
-            if self.engine_key not in engine.models:
-                model, card = load_music_model(self.spec, engine.device)
-                MusicSampler(model).next_event()  # warm-up
-                engine.models[self.engine_key] = model
-                engine.cards[self.engine_key] = card
-            return engine.cards[self.engine_key]
+        def load() -> tuple[Any, dict]:
+            model, card = load_music_model(self.spec, device)
+            MusicSampler(model).next_event()  # warm-up
+            return model, card
 
-        self.card = await asyncio.wrap_future(engine.call(load))
+        self.card = await asyncio.wrap_future(self.rt.engine.load_once(self.engine_key, load))
         self.styles = list(self.card["arch"].get("styles", ["any"]))
         port = self.spec.get("midi_port")
         if port:

@@ -132,17 +132,14 @@ class TextVoice:
         self.gen_chars = 0
 
     async def load(self) -> None:
-        engine = self.rt.engine
+        device = self.rt.engine.device
 
-        def load() -> dict:
-            if self.engine_key not in engine.models:
-                model, card = load_text_model(self.spec, engine.device)
-                TextSampler(model).next_char()  # warm-up
-                engine.models[self.engine_key] = model
-                engine.cards[self.engine_key] = card
-            return engine.cards[self.engine_key]
+        def load() -> tuple[Any, dict]:
+            model, card = load_text_model(self.spec, device)
+            TextSampler(model).next_char()  # warm-up
+            return model, card
 
-        self.card = await asyncio.wrap_future(engine.call(load))
+        self.card = await asyncio.wrap_future(self.rt.engine.load_once(self.engine_key, load))
 
     def add_params(self, registry: Registry) -> None:
         p, add = f"/{self.name}", registry.add

@@ -104,17 +104,16 @@ class VisualVoice:
 
     async def load(self) -> None:
         """Load and warm the model on the engine thread."""
-        engine = self.rt.engine
+        device = self.rt.engine.device
 
-        def load() -> tuple[int, dict]:
-            if self.model not in engine.models:
-                model, card = load_generator(self.spec, engine.device)
-                model(torch.zeros(1, model.cfg.nz, device=engine.device))  # warm-up
-                engine.install(self.model, model, card)  # on CUDA: half, graphs (live.accel)
-            model = engine.models[self.model]
-            return model.cfg.nz, engine.cards[self.model]
+        def load() -> tuple[torch.nn.Module, dict]:
+            model, card = load_generator(self.spec, device)
+            model(torch.zeros(1, model.cfg.nz, device=device))  # warm-up
+            return model, card
 
-        self.nz, self.card = await asyncio.wrap_future(engine.call(load))
+        self.card = await asyncio.wrap_future(
+            self.rt.engine.load_once(self.model, load, accelerate=True))  # on CUDA: half, graphs
+        self.nz = int(self.card["arch"]["nz"])
 
     def begin(self) -> None:
         """Start the frame clock (after every voice's params exist and the patch is applied)."""
