@@ -243,7 +243,7 @@ def overhead_targets(r: dict[str, Any], s: fig.Settings, out: list[dict[str, Any
         else:
             out.append(check(f"overhead {label}: delivered / bare", v, ">= 0.85",
                              None if v is None else v >= 0.85))
-        if s.device == "cuda" and row["resolution"] in (256, 512) and row.get("model") == "random":
+        if s.device == "cuda" and row["resolution"] in (256, 512):
             need = 500 if row["resolution"] == 256 else 240
             f = ours["fps"]["median"]
             out.append(check(f"{label}: delivered fps to one client", f, f">= {need}",

@@ -1,7 +1,8 @@
 """GPU specifics for the engine: half precision, CUDA graphs, pinned host buffers and GPU JPEG.
 
 Used only when the engine's device is CUDA; the CPU path never imports anything from here.
-Every method runs on the engine thread, which owns the device.
+The engine thread launches forward passes on a stream of its own and never waits for them; the
+engine's finisher thread waits for each one, then encodes or copies it (encode_jpeg, to_host).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def gpu_jpeg_encoder() -> Callable[[list[torch.Tensor], int], list[torch.Tensor]
         return None
     try:
         probe = torch.zeros(3, 16, 16, dtype=torch.uint8, device="cuda")
+        torch.cuda.synchronize()
         encode_jpeg([probe], quality=80)
     except Exception as e:
         log.info("GPU JPEG unavailable (%s); frames are encoded on the CPU", e)
@@ -56,9 +58,24 @@ class Graph:
 
     graph: torch.cuda.CUDAGraph | None
     z: torch.Tensor  # (B, nz) float32 on the device
-    host_z: torch.Tensor  # (B, nz) float32, pinned
     pixels: torch.Tensor  # (B, 3, H, W) uint8 on the device
     run: Callable[[], None]
+
+
+@dataclass
+class Launched:
+    """A forward pass queued on the device: its own copy of the output and events around it."""
+
+    pixels: torch.Tensor  # (B, 3, H, W) uint8 on the device
+    start: torch.cuda.Event | None  # None off CUDA, where the pass has already run
+    end: torch.cuda.Event | None
+
+    def wait(self) -> float:
+        """Block until the pass has run (other threads go on); its device time in seconds."""
+        if self.start is None or self.end is None:
+            return 0.0
+        self.end.synchronize()
+        return self.start.elapsed_time(self.end) / 1000
 
 
 class Accelerator:
@@ -68,6 +85,11 @@ class Accelerator:
         self.device = device
         self.cuda = device.type == "cuda"  # elsewhere (tests) it runs eagerly, unpinned
         self.use_graphs = graphs and self.cuda
+        if self.cuda:
+            # Forward passes run on a non-blocking stream of this thread's own: torchvision's
+            # GPU JPEG synchronises the legacy default stream before each image, and would
+            # otherwise wait for the forward pass launched after the one it encodes.
+            torch.cuda.set_stream(torch.cuda.Stream(device))
         self.half: dict[str, bool] = {}
         self.models: dict[str, torch.nn.Module] = {}
         self._graphs: dict[tuple[str, int], Graph] = {}
@@ -104,9 +126,6 @@ class Accelerator:
     def _capture(self, model: torch.nn.Module, batch: int, half: bool) -> Graph:
         nz = model.cfg.nz
         z = torch.zeros(batch, nz, device=self.device)
-        host_z = torch.zeros(batch, nz)
-        if self.cuda:
-            host_z = host_z.pin_memory()
         dtype = torch.float16 if half else torch.float32
         holder: dict[str, torch.Tensor] = {}
 
@@ -129,10 +148,10 @@ class Accelerator:
                     g = torch.cuda.CUDAGraph()
                     with torch.cuda.graph(g):
                         step()
-                    return Graph(g, z, host_z, holder["pixels"], g.replay)
+                    return Graph(g, z, holder["pixels"], g.replay)
                 except Exception as e:
                     log.warning("CUDA graph capture failed (%s); running eagerly", e)
-        eager = Graph(None, z, host_z, holder["pixels"], step)
+        eager = Graph(None, z, holder["pixels"], step)
 
         def run() -> None:
             step()
@@ -141,18 +160,26 @@ class Accelerator:
         eager.run = run
         return eager
 
-    def forward(self, name: str, latents: np.ndarray) -> torch.Tensor:
-        """(B, nz) latents -> (B, 3, H, W) uint8 on the device; a fresh tensor the next replay keeps."""
+    def launch(self, name: str, latents: np.ndarray) -> Launched:
+        """Queue (B, nz) latents -> (B, 3, H, W) uint8 on the device; returns without waiting."""
         g = self.graph(name, latents.shape[0])
-        g.host_z.copy_(torch.from_numpy(latents))
-        g.z.copy_(g.host_z, non_blocking=True)
+        host = torch.from_numpy(latents)
+        if self.cuda:  # the caching host allocator keeps this block until the copy has run
+            host = host.pin_memory()
+        start = end = None
+        if self.cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+        g.z.copy_(host, non_blocking=True)
         g.run()
-        if g.graph is None:
-            return g.pixels  # eager: a new tensor each call
-        return g.pixels.clone()  # the graph's output buffer is overwritten by the next replay
+        # The graph's output buffer is overwritten by the next replay; eager makes a new one.
+        pixels = g.pixels.clone() if g.graph is not None else g.pixels
+        if end is not None:
+            end.record()
+        return Launched(pixels, start, end)
 
     def to_host(self, pixels: torch.Tensor) -> np.ndarray:
-        """(B, 3, H, W) uint8 on the device -> (B, H, W, 3) uint8 numpy, through a pinned buffer."""
+        """(B, 3, H, W) uint8 on the device, already computed -> (B, H, W, 3) uint8 numpy."""
         nhwc = pixels.permute(0, 2, 3, 1).contiguous()
         if not self.cuda:
             return nhwc.numpy().copy()
@@ -176,8 +203,11 @@ class Accelerator:
                 log.warning("GPU JPEG failed (%s); encoding on the CPU from now on", e)
                 self.jpeg = None
                 return None
+            flat = torch.cat(encoded).cpu().numpy().tobytes()  # one copy back for the batch
+            offset = 0
             for i, data in zip(index, encoded, strict=True):
-                out[i] = data.cpu().numpy().tobytes()
+                out[i] = flat[offset:offset + data.numel()]
+                offset += data.numel()
         return out
 
     def bare_runner(self, model: torch.nn.Module, batch: int, name: str = "bare") -> Callable[[], None]:

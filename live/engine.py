@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -17,6 +18,9 @@ log = logging.getLogger("livegen.engine")
 
 # Streams of one model due within this much of each other share a forward pass.
 BATCH_WINDOW_S = 0.004
+# On CUDA, forward passes launched and not yet finished (encoded, handed to the streams) at most:
+# enough to keep the GPU busy while the host finishes the last one, few enough to add no latency.
+FINISH_DEPTH = 2
 
 
 class Stream(Protocol):
@@ -52,6 +56,8 @@ class Engine:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=f"engine-{device}", daemon=True)
         self._next_key = 0
+        self._finishing: queue.Queue[tuple | None] = queue.Queue(FINISH_DEPTH)
+        self._finisher: threading.Thread | None = None  # started with the first launched pass
 
     def start(self) -> None:
         self._thread.start()
@@ -60,7 +66,18 @@ class Engine:
         with self._wake:
             self._stopping = True
             self._wake.notify()
-        self._thread.join(timeout)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout)
+        if self._finisher is not None:
+            try:
+                self._finishing.put(None, timeout=timeout)
+            except queue.Full:  # a stuck device: the daemon thread dies with the process
+                return
+            self._finisher.join(timeout)
+
+    def wait_finished(self) -> None:
+        """Block until every launched forward pass has reached its streams."""
+        self._finishing.join()
 
     def post(self, key: Hashable, fn: Callable[[], Any]) -> Future:
         """Run fn on the engine thread; a pending job with the same key is replaced (newest wins)."""
@@ -166,41 +183,69 @@ class Engine:
         for s in due:
             groups.setdefault(s.model, []).append(s)
         for name, group in groups.items():
-            model = self.models[name]
             latents, stamps = zip(*(s.latent(now) for s in group), strict=True)
-            t0 = time.perf_counter()
-            jpegs: list[bytes | None] | None = None
+            accel = self.accel
             try:
-                if self.accel is not None:
-                    pixels, jpegs, size = self._accelerated(name, group, np.stack(latents))
-                else:
-                    z = torch.from_numpy(np.stack(latents)).to(self.device, torch.float32)
-                    pixels = to_pixels(model(z))  # (B, H, W, 3) uint8
+                if accel is not None:
+                    # Launch and go on: the finisher thread waits for the pass, encodes and
+                    # delivers it while this thread prepares and launches the next one.
+                    launched = accel.launch(name, np.stack(latents))
+                    self._start_finisher()
+                    self._finishing.put((accel, name, group, stamps, launched))  # blocks when full
+                    continue
+                t0 = time.perf_counter()
+                z = torch.from_numpy(np.stack(latents)).to(self.device, torch.float32)
+                pixels = to_pixels(self.models[name](z))  # (B, H, W, 3) uint8
             except Exception:
                 log.exception("forward pass of %s failed; streams keep their clock", name)
-                if self.accel is not None:  # from now on without it (float32, eager)
-                    self.accel = None
-                    self.models.update(self._plain)
+                self._drop_accel()
                 continue
             self.forward_s[name] = time.perf_counter() - t0
             self.batch[name] = len(group)
             render_us = time.time_ns() // 1000
-            for i, (s, stamp) in enumerate(zip(group, stamps, strict=True)):
-                if jpegs is not None and jpegs[i] is not None:
-                    s.deliver_jpeg(jpegs[i], size, stamp, render_us)  # type: ignore[attr-defined]
-                else:
-                    s.deliver(pixels[i], stamp, render_us)
+            for s, image, stamp in zip(group, pixels, stamps, strict=True):
+                s.deliver(image, stamp, render_us)
 
-    def _accelerated(self, name: str, group: list[Stream], latents: np.ndarray
-                     ) -> tuple[Any, list[bytes | None] | None, tuple[int, int]]:
-        """CUDA: graph replay, then JPEG on the GPU where the stream wants JPEG, else to the host."""
-        images = self.accel.forward(name, latents)  # (B, 3, H, W) uint8 on the device
-        size = (images.shape[-1], images.shape[-2])
+    def _drop_accel(self) -> None:
+        """After a failed accelerated pass: from now on float32, eager, synchronous."""
+        if self.accel is not None:
+            self.accel = None
+            self.models.update(self._plain)
+
+    def _start_finisher(self) -> None:
+        if self._finisher is None:
+            self._finisher = threading.Thread(target=self._finish_loop, name=f"finish-{self.device}",
+                                              daemon=True)
+            self._finisher.start()
+
+    def _finish_loop(self) -> None:
+        with torch.inference_mode():
+            while (job := self._finishing.get()) is not None:
+                try:
+                    self._finish(*job)
+                except Exception:
+                    log.exception("finishing a forward pass of %s failed", job[1])
+                    self._drop_accel()
+                finally:
+                    self._finishing.task_done()
+            self._finishing.task_done()
+
+    def _finish(self, accel: Any, name: str, group: list[Stream], stamps: tuple[int, ...],
+                launched: Any) -> None:
+        """Finisher thread: wait for a launched pass, then GPU JPEG where a stream wants JPEG,
+        else the pixels to the host for the CPU encoders."""
+        self.forward_s[name] = launched.wait()
+        self.batch[name] = len(group)
+        render_us = time.time_ns() // 1000
+        size = (launched.pixels.shape[-1], launched.pixels.shape[-2])
         qualities = [getattr(s, "jpeg_quality", lambda: None)() for s in group]
-        jpegs = self.accel.encode_jpeg(images, qualities)
-        if jpegs is None or any(j is None for j in jpegs):
-            return self.accel.to_host(images), jpegs, size
-        return [None] * len(group), jpegs, size
+        jpegs = accel.encode_jpeg(launched.pixels, qualities) or [None] * len(group)
+        pixels = accel.to_host(launched.pixels) if None in jpegs else None
+        for i, (s, stamp) in enumerate(zip(group, stamps, strict=True)):
+            if jpegs[i] is not None:
+                s.deliver_jpeg(jpegs[i], size, stamp, render_us)  # type: ignore[attr-defined]
+            else:
+                s.deliver(pixels[i], stamp, render_us)
 
 
 class TracedGenerator(torch.nn.Module):

@@ -5,19 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
-import numpy as np
 import pytest
-import torch
 
 from bench.clients import Arrival
 from bench.figures import Settings, fanout_configs, match_latencies, write_patch
 from bench.stats import distribution, percentile, ratio, summary
-from live.accel import Accelerator
-from live.engine import to_pixels
 from live.patch import load_patch
-from live.visual import load_generator
 from tests.conftest import ROOT
 
 SUMMARY = {"median", "min", "max", "n"}
@@ -124,110 +118,3 @@ def test_fanout_configs_and_patch(tmp_path) -> None:
     patch = load_patch(write_patch(s, 128, 240.0, streams=3))
     assert list(patch.voices) == ["visual", "visual2", "visual3"]
     assert {v["resolution"] for v in patch.voices.values()} == {128}
-
-
-def test_accelerator_eager_path_matches_engine() -> None:
-    """live.accel off CUDA: eager, unpinned; same pixels as the engine's CPU path, to a level or two."""
-    spec = {"model": "random", "resolution": 64, "seed": 1}
-    reference, _ = load_generator(spec, torch.device("cpu"))
-    accel = Accelerator(torch.device("cpu"))
-    z = np.random.default_rng(0).standard_normal((2, 128)).astype(np.float32)
-    with torch.inference_mode():  # as on the engine thread: the model's tensors are inference tensors
-        model, _ = load_generator(spec, torch.device("cpu"))
-        model(torch.zeros(1, 128))
-        accel.prepare("g", model)
-        images = accel.forward("g", z)
-        host = accel.to_host(images)
-        expected = to_pixels(reference(torch.from_numpy(z)))
-    assert images.dtype == torch.uint8 and tuple(images.shape) == (2, 3, 64, 64)
-    assert host.shape == (2, 64, 64, 3)
-    assert np.abs(host.astype(int) - expected.astype(int)).max() <= 8
-    assert accel.encode_jpeg(images, [85, None]) is None  # no GPU JPEG here: the CPU pool encodes
-
-
-class FakeStream:
-    """A stream of the engine's protocol that records what it is given."""
-
-    def __init__(self, quality: int | None, stamp: int) -> None:
-        self.model = "random"
-        self.next_due = 0.0
-        self.quality = quality
-        self.stamp = stamp
-        self.got: list[tuple] = []
-
-    def latent(self, now: float) -> tuple[np.ndarray, int]:
-        return np.random.default_rng(self.stamp).standard_normal(128).astype(np.float32), self.stamp
-
-    def jpeg_quality(self) -> int | None:
-        return self.quality
-
-    def deliver(self, pixels: np.ndarray, stamp: int, render_us: int) -> None:
-        self.got.append(("pixels", pixels, stamp))
-
-    def deliver_jpeg(self, payload: bytes, size: tuple[int, int], stamp: int, render_us: int) -> None:
-        self.got.append(("jpeg", payload, size, stamp))
-
-
-def test_engine_accelerated_render_path() -> None:
-    """The engine's CUDA path, run on the CPU: GPU JPEG where a stream wants JPEG, else pixels."""
-    import io
-
-    from PIL import Image
-
-    from live.engine import Engine
-
-    def fake_gpu_jpeg(images: list[torch.Tensor], quality: int) -> list[torch.Tensor]:
-        out = []
-        for img in images:
-            buf = io.BytesIO()
-            Image.fromarray(img.permute(1, 2, 0).numpy(), "RGB").save(buf, "JPEG", quality=quality)
-            out.append(torch.frombuffer(bytearray(buf.getvalue()), dtype=torch.uint8))
-        return out
-
-    engine = Engine(torch.device("cpu"))
-    engine.accel = Accelerator(torch.device("cpu"))
-    jpeg, raw = FakeStream(85, 3), FakeStream(None, 4)
-    with torch.inference_mode():
-        model, _ = load_generator({"model": "random", "resolution": 64}, torch.device("cpu"))
-        engine.models["random"] = engine.accel.prepare("random", model)
-        engine._render([jpeg, raw], 0.0)  # no GPU JPEG here: both get pixels
-        assert [g[0] for g in jpeg.got + raw.got] == ["pixels", "pixels"]
-        engine.accel.jpeg = fake_gpu_jpeg
-        engine._render([jpeg, raw], 0.0)
-    kind, payload, size, stamp = jpeg.got[-1]
-    assert (kind, size, stamp) == ("jpeg", (64, 64), 3)
-    assert Image.open(io.BytesIO(payload)).size == (64, 64)
-    kind, pixels, stamp = raw.got[-1]
-    assert kind == "pixels" and pixels.shape == (64, 64, 3) and stamp == 4
-    assert engine.batch["random"] == 2
-
-
-def test_engine_installs_through_accel_on_its_thread(monkeypatch) -> None:
-    """Engine.install on "CUDA" (here an accelerator on the CPU): load, warm, install and render
-    on the engine thread, in inference mode, as visual voices do."""
-    import live.accel
-    from live.engine import Engine
-
-    monkeypatch.setattr(live.accel, "Accelerator", lambda device: Accelerator(torch.device("cpu")))
-    engine = Engine(torch.device("cpu"))
-    engine.device = torch.device("cuda")  # only install() and _render() look at it here
-
-    def load() -> None:
-        model, card = load_generator({"model": "random", "resolution": 64}, torch.device("cpu"))
-        model(torch.zeros(1, 128))  # warm-up, as VisualVoice.load does
-        engine.install("random", model, card)
-
-    engine.start()
-    try:
-        engine.call(load).result(timeout=60)
-        assert engine.accel is not None and engine.accel.half["random"] in (True, False)
-        stream = FakeStream(None, 9)
-        engine.add_stream(stream)
-        deadline = time.monotonic() + 30
-        while len(stream.got) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        engine.stop()
-    assert len(stream.got) >= 3
-    kind, pixels, stamp = stream.got[0]
-    assert kind == "pixels" and pixels.shape == (64, 64, 3) and pixels.dtype == np.uint8 and stamp == 9
