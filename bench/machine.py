@@ -31,18 +31,20 @@ def load_average() -> list[float] | None:
 
 
 def git_commit() -> str:
-    """HEAD's short hash, '+dirty' when the tree differs; else $LIVEGEN_COMMIT or 'unknown'."""
+    """$LIVEGEN_COMMIT when set, else HEAD's short hash ('+dirty' when the tree differs)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
                               timeout=10).stdout.strip()
-    given = os.environ.get("LIVEGEN_COMMIT")  # a copy of the tree without .git (a GPU machine)
+    given = os.environ.get("LIVEGEN_COMMIT")  # a copied tree (a GPU machine): its .git may be stale
+    if given:
+        return given
     try:
         head = git("rev-parse", "--short=12", "HEAD")
         dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         head, dirty = "", ""
     if not head:
-        return given or "unknown"
+        return "unknown"
     return head + ("+dirty" if dirty else "")
 
 
