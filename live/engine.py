@@ -110,7 +110,7 @@ class Engine:
                 log.exception("GPU acceleration of %s failed; running it plainly", name)
                 self.accel = None
         elif self.device.type == "cpu" and os.environ.get("LIVEGEN_TRACE", "1") != "0":
-            model = trace_generator(name, model)
+            model = trace_generator(name, model, pixels=True)
         self.models[name] = model
         self.cards[name] = card
 
@@ -195,7 +195,10 @@ class Engine:
                     continue
                 t0 = time.perf_counter()
                 z = torch.from_numpy(np.stack(latents)).to(self.device, torch.float32)
-                pixels = to_pixels(self.models[name](z))  # (B, H, W, 3) uint8
+                model = self.models[name]
+                out = model(z)
+                # (B, H, W, 3) uint8: a traced generator converts inside its one call
+                pixels = out.numpy() if getattr(model, "returns_pixels", False) else to_pixels(out)
             except Exception:
                 log.exception("forward pass of %s failed; streams keep their clock", name)
                 self._drop_accel()
@@ -251,35 +254,55 @@ class Engine:
 class TracedGenerator(torch.nn.Module):
     """A frozen TorchScript generator that keeps the eager one's config."""
 
-    def __init__(self, traced: torch.jit.ScriptModule, cfg: Any) -> None:
+    def __init__(self, traced: torch.jit.ScriptModule, cfg: Any, returns_pixels: bool) -> None:
         super().__init__()
         self.traced = traced
         self.cfg = cfg
+        self.returns_pixels = returns_pixels  # (B, H, W, 3) uint8 rather than (B, 3, H, W) in [-1, 1]
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.traced(z)
 
 
-def trace_generator(name: str, model: torch.nn.Module) -> torch.nn.Module:
+class WithPixels(torch.nn.Module):
+    """A generator followed by the conversion to pixels, to trace as one call."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return pixel_tensor(self.model(z))
+
+
+def trace_generator(name: str, model: torch.nn.Module, pixels: bool = False) -> torch.nn.Module:
     """On the CPU, run a generator as one TorchScript call; the eager model if that fails.
 
     Eager PyTorch takes the GIL back between every layer, and on a busy 2-core machine each
     take can wait on the event loop or an encoder; one scripted call takes it once per frame.
+    With `pixels` the call also converts to (B, H, W, 3) uint8 (the engine's use).
     """
     nz = model.cfg.nz
+    wrapped = WithPixels(model).eval() if pixels else model
     try:
         with torch.inference_mode(False), torch.no_grad():
-            traced = torch.jit.freeze(torch.jit.trace(model, torch.zeros(1, nz), check_trace=False))
+            traced = torch.jit.freeze(torch.jit.trace(wrapped, torch.zeros(1, nz), check_trace=False))
             z = torch.randn(3, nz, generator=torch.Generator().manual_seed(0))
-            if not torch.allclose(traced(z), model(z), atol=1e-4):
+            got, want = traced(z).float(), wrapped(z).float()
+            if not torch.allclose(got, want, atol=1.0 if pixels else 1e-4):
                 raise ValueError("traced output differs from the eager model at batch 3")
     except Exception as e:  # tracing is an optimisation: never a reason not to play
         log.warning("TorchScript of %s failed (%s); running it eagerly", name, e)
         return model
-    return TracedGenerator(traced, model.cfg)
+    return TracedGenerator(traced, model.cfg, pixels)
+
+
+def pixel_tensor(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) in [-1, 1] -> (B, H, W, 3) uint8 on the same device."""
+    x = images.float().mul(127.5).add(127.5).clamp(0, 255).to(torch.uint8)
+    return x.permute(0, 2, 3, 1).contiguous()
 
 
 def to_pixels(images: torch.Tensor) -> np.ndarray:
     """(B, 3, H, W) in [-1, 1] on any device -> (B, H, W, 3) uint8 on the host."""
-    x = images.float().mul(127.5).add_(127.5).clamp_(0, 255).to(torch.uint8)
-    return x.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+    return pixel_tensor(images).cpu().numpy()
