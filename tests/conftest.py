@@ -25,6 +25,13 @@ PATCHES = Path(__file__).resolve().parent / "patches"
 READY_TIMEOUT_S = 60.0
 
 
+def poll_until(done: Callable[[], bool], timeout: float = 30.0, step: float = 0.02) -> None:
+    """Sleep in small steps until done() or timeout; the caller asserts what it needs."""
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        time.sleep(step)
+
+
 @dataclass
 class Server:
     """A running server process and what its ready line said."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from PIL import Image
 from live.accel import Accelerator
 from live.engine import Engine, to_pixels
 from live.visual import load_generator
+from tests.conftest import poll_until
 
 CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not CUDA, reason="no CUDA device here (bench/gpu.sh runs these on one)")
@@ -114,9 +114,7 @@ def test_engine_installs_through_accel_on_its_thread(monkeypatch) -> None:
         assert engine.accel is not None and engine.accel.half["random"] in (True, False)
         stream = FakeStream(None, 9)
         engine.add_stream(stream)
-        deadline = time.monotonic() + 30
-        while len(stream.got) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        poll_until(lambda: len(stream.got) >= 3, 30)
     finally:
         engine.stop()
     assert len(stream.got) >= 3
@@ -157,9 +155,7 @@ def test_cuda_pipeline_delivers_each_frame_from_its_own_latent() -> None:
         assert engine.accel is not None, "the CUDA path did not install"
         engine.add_stream(raw)
         engine.add_stream(jpeg)
-        deadline = time.monotonic() + 60
-        while min(len(raw.got), len(jpeg.got)) < 40 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        poll_until(lambda: min(len(raw.got), len(jpeg.got)) >= 40, 60)
     finally:
         engine.stop()
     assert min(len(raw.got), len(jpeg.got)) >= 40

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 
 from live.engine import Engine, TracedGenerator, to_pixels, trace_generator
 from live.visual import load_generator
+from tests.conftest import poll_until
 
 
 def untrained(resolution: int = 64) -> torch.nn.Module:
@@ -57,9 +56,7 @@ def test_engine_renders_traced_pixels_on_its_thread() -> None:
         engine.call(lambda: engine.install("g", model, {"name": "random"})).result(timeout=60)
         assert getattr(engine.models["g"], "returns_pixels", False)  # traced, pixels inside
         engine.add_stream(stream)
-        deadline = time.monotonic() + 30
-        while len(stream.got) < 3 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        poll_until(lambda: len(stream.got) >= 3, 30)
     finally:
         engine.stop()
     assert len(stream.got) >= 3
