@@ -169,33 +169,42 @@ def on_grid(tags: list[int], clock: dict[str, Any], steps_per_beat: int = 12) ->
     return ok, len(tags)
 
 
+def music_seconds(gen: Any, style: str, beats: int) -> float:
+    """Seconds a music generator takes to write this many beats, after one warm-up beat."""
+    from live.music import Settings
+
+    gen.restart(0, style)
+    gen.run(Settings(), until=12)  # one beat of 12 steps, to warm up
+    t0 = time.perf_counter()
+    gen.run(Settings(), until=gen.cursor + 12 * beats)
+    return time.perf_counter() - t0
+
+
+def text_seconds(gen: Any, chars: int) -> float:
+    """Seconds a text generator takes to write this many characters."""
+    gen.restart("")
+    t0 = time.perf_counter()
+    for _ in range(chars):
+        gen.step(0.8, 0.95)
+    return time.perf_counter() - t0
+
+
 def offline_speed(music_model: str, text_model: str) -> dict[str, Any]:
     """Generation speed at batch 1 in this process (one thread), as multiples of real time."""
     import torch
 
-    from live.music import MusicGen, Settings, load_music_model
+    from live.music import MusicGen, load_music_model
     from live.text import TextGen, load_text_model
 
     torch.set_num_threads(1)
     out: dict[str, Any] = {}
     with torch.inference_mode():
         model, _ = load_music_model({"model": music_model}, torch.device("cpu"))
-        gen = MusicGen(model, "music", 0)
-        gen.restart(0, model.cfg.styles[0])
-        gen.run(Settings(), until=12)  # warm
-        t0 = time.perf_counter()
-        gen.run(Settings(), until=gen.cursor + 12 * 64)
-        dt = time.perf_counter() - t0
-        music_s = 64 * 60 / 120  # 64 beats at 120 bpm
+        dt = music_seconds(MusicGen(model, "music", 0), model.cfg.styles[0], beats=64)
         out["music"] = {"model": music_model, "beats": 64, "seconds": round(dt, 4),
-                        "x_real_time_at_120bpm": round(music_s / dt, 1)}
+                        "x_real_time_at_120bpm": round(64 * 0.5 / dt, 1)}  # a beat is 0.5 s
         tmodel, _ = load_text_model({"model": text_model}, torch.device("cpu"))
-        tgen = TextGen(tmodel, "text", 0)
-        tgen.restart("")
-        t0 = time.perf_counter()
-        for _ in range(2000):
-            tgen.step(0.8, 0.95)
-        dt = time.perf_counter() - t0
+        dt = text_seconds(TextGen(tmodel, "text", 0), chars=2000)
         out["text"] = {"model": text_model, "chars_per_s": round(2000 / dt, 1),
                        "x_real_time_at_12cps": round(2000 / dt / 12, 1)}
         out["full_size"] = full_size_speed()
@@ -209,7 +218,7 @@ def full_size_speed() -> dict[str, Any]:
 
     import torch
 
-    from live.music import MusicGen, Settings
+    from live.music import MusicGen
     from live.text import TextGen
     from models.music_data import COLLECTIONS
     from models.music_rnn import MusicConfig, MusicRNN
@@ -217,19 +226,9 @@ def full_size_speed() -> dict[str, Any]:
 
     torch.manual_seed(0)
     music = MusicRNN(MusicConfig(styles=list(COLLECTIONS))).eval()
-    gen = MusicGen(music, "music", 0)
-    gen.restart(0, "bach")
-    gen.run(Settings(), until=12)
-    t0 = time.perf_counter()
-    gen.run(Settings(), until=gen.cursor + 12 * 32)
-    music_dt = time.perf_counter() - t0
+    music_dt = music_seconds(MusicGen(music, "music", 0), "bach", beats=32)
     text = TextRNN(TextConfig(vocab="\n" + string.printable[:94])).eval()
-    tgen = TextGen(text, "text", 0)
-    tgen.restart("")
-    t0 = time.perf_counter()
-    for _ in range(1000):
-        tgen.step(0.8, 0.95)
-    text_dt = time.perf_counter() - t0
+    text_dt = text_seconds(TextGen(text, "text", 0), chars=1000)
     return {"music_arch": MusicConfig().to_dict() | {"styles": len(COLLECTIONS)},
             "music_x_real_time_at_120bpm": round(32 * 0.5 / music_dt, 1),
             "text_arch": {k: v for k, v in TextConfig(vocab="ab").to_dict().items() if k != "vocab"},
