@@ -16,7 +16,7 @@ from models.gan import GANConfig, Generator
 from models.images import CropSampler, load_images
 from models.jobs import GANJob
 from models.metrics import swd
-from models.testing import resume_matches, run_train, shipped
+from tests.model_helpers import resume_matches, run_train, shipped
 
 TINY = ["--arch", "resolution=32", "--arch", "g_base=4", "--arch", "g_max=16",
         "--arch", "d_base=8", "--arch", "d_max=16", "--arch", "nz=16", "--batch", "4"]

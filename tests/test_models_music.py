@@ -19,7 +19,7 @@ from models.music_data import (
     save_corpus,
 )
 from models.music_rnn import Event, MusicConfig, MusicRNN, MusicSampler, events_to_notes
-from models.testing import resume_matches, run_train, shipped
+from tests.model_helpers import resume_matches, run_train, shipped
 
 TINY = ["--arch", "hidden=32", "--arch", "n_embd=16", "--batch", "4", "--seq", "48"]
 

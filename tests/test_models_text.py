@@ -11,8 +11,8 @@ import torch
 
 from models import weights
 from models.jobs import TextJob
-from models.testing import resume_matches, run_train, shipped
 from models.text_rnn import TextConfig, TextRNN, TextSampler
+from tests.model_helpers import resume_matches, run_train, shipped
 
 TINY = ["--arch", "hidden=32", "--arch", "n_embd=16", "--batch", "4", "--seq", "32"]
 SHAKESPEARE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "tinyshakespeare.txt"

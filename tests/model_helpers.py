@@ -1,4 +1,7 @@
-"""Helpers for the model tests (tests/test_models_*.py): tiny training runs, comparisons."""
+"""Helpers for the model tests (tests/test_models_*.py): tiny training runs, comparisons.
+
+They live in tests/, not in the shipped models package: `from tests.model_helpers import ...`.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from models.train import parse_args, train
-
-WEIGHTS = Path(__file__).resolve().parent.parent / "models" / "weights"
+from models.weights import WEIGHTS_DIR as WEIGHTS
 
 
 def run_train(argv: list[str], tmp: Path) -> dict:
