@@ -45,6 +45,7 @@ def parse_overhead(text: str) -> list[tuple[int | str, int]]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the suite's command line."""
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     speed = p.add_mutually_exclusive_group()
     speed.add_argument("--quick", action="store_true", help="shorter windows, fewer repeats")
@@ -66,6 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def settings(args: argparse.Namespace) -> fig.Settings:
+    """The mode's settings with the command line's overrides; with --out, logs go there too."""
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     s = fig.Settings(device=args.device, **MODES[mode])
     s.window_s = args.window or s.window_s
@@ -119,6 +121,7 @@ async def note_timing(mode: str) -> dict[str, Any]:
 
 
 async def overhead_rows(s: fig.Settings, naive: bool, results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Figure 1 for each overhead config; with `naive`, the naive server too at one stream."""
     rows: list[dict[str, Any]] = []
     results["overhead"] = rows
     for what, streams in s.overhead:
@@ -149,6 +152,7 @@ async def overhead_rows(s: fig.Settings, naive: bool, results: dict[str, Any]) -
 
 
 async def fanout_latency(s: fig.Settings, naive: bool, results: dict[str, Any]) -> None:
+    """Figures 2 and 3 for livegen and, with `naive`, the naive server and ours / naive ratios."""
     ours = await fig.fanout_and_latency(s, False)
     results["fanout"] = {"livegen": ours["fanout"], "naive": None}
     results["latency"] = {"livegen": ours["latency"], "naive": None}
@@ -178,6 +182,7 @@ async def guarded(results: dict[str, Any], key: str, work: Any) -> None:
 
 
 async def run(s: fig.Settings, naive: bool, mode: str) -> dict[str, Any]:
+    """Run each wanted figure; the results with the machine, the targets and the time taken."""
     t0 = time.perf_counter()
     machine = info(s.device)
     results: dict[str, Any] = {"machine": machine, "mode": mode, "engine_threads": s.threads,
@@ -215,6 +220,7 @@ def save_partial(s: fig.Settings, results: dict[str, Any]) -> None:
 
 
 def check(name: str, value: float | None, target: str, ok: bool | None) -> dict[str, Any]:
+    """One target check: its name, the measured value, the target and whether it is met."""
     return {"name": name, "value": value, "target": target, "ok": ok}
 
 
@@ -230,6 +236,7 @@ def targets(r: dict[str, Any], s: fig.Settings) -> list[dict[str, Any]]:
 
 
 def overhead_targets(r: dict[str, Any], s: fig.Settings, out: list[dict[str, Any]]) -> None:
+    """Append the overhead checks, and on CUDA the fps to one client at 256 and 512 px."""
     for row in r["overhead"]:
         ours = row["livegen"]
         label = model_label(row)
@@ -254,11 +261,13 @@ def overhead_targets(r: dict[str, Any], s: fig.Settings, out: list[dict[str, Any
 
 
 def model_label(row: dict[str, Any]) -> str:
+    """An overhead row's label: the model unless untrained, resolution and streams."""
     name = "" if row.get("model", "random") == "random" else f"{row['model']} "
     return f"{name}{row['resolution']}px x{row['streams']}"
 
 
 def fanout_targets(r: dict[str, Any], s: fig.Settings, out: list[dict[str, Any]]) -> None:
+    """Append a worst client / single check for each fan-out config of more than one client."""
     for name, c in r["fanout"]["livegen"]["configs"].items():
         if name != "1":
             v = c["worst_vs_single"]["median"]
@@ -267,6 +276,7 @@ def fanout_targets(r: dict[str, Any], s: fig.Settings, out: list[dict[str, Any]]
 
 
 def latency_targets(r: dict[str, Any], s: fig.Settings, out: list[dict[str, Any]]) -> None:
+    """Append the median and p99 latency checks, in frame intervals, for each latency run."""
     for k, lat in r["latency"]["livegen"].items():
         med, p99 = lat["received_frames"]["median"], lat["received_frames"]["p99"]
         out.append(check(f"latency ({k}) median, frames", med, "<= 1.5",
@@ -276,11 +286,13 @@ def latency_targets(r: dict[str, Any], s: fig.Settings, out: list[dict[str, Any]
 
 
 def startup_targets(r: dict[str, Any], s: fig.Settings, out: list[dict[str, Any]]) -> None:
+    """Append the start-up to ready line check."""
     v = r["startup"]["ready_s"]["median"]
     out.append(check("start-up to ready line, s", v, "<= 5", None if v is None else v <= 5))
 
 
 def note_targets(r: dict[str, Any], s: fig.Settings, out: list[dict[str, Any]]) -> None:
+    """Append the note timing p99 check when bench.note_timing ran."""
     if r["note_timing"]["status"] == "ok":
         v = (r["note_timing"]["server_abs_send_minus_due_ms"] or {}).get("p99")
         out.append(check("note timing (immediate) p99 |send - due|, ms", v, "<= 1",
@@ -288,6 +300,7 @@ def note_targets(r: dict[str, Any], s: fig.Settings, out: list[dict[str, Any]]) 
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the suite, print its table (and JSON with --json), write --out files; 2 if CUDA is missing."""
     args = parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     s = settings(args)

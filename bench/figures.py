@@ -43,6 +43,7 @@ class Settings:
 
 
 def voice_names(streams: int) -> list[str]:
+    """The visual voices' names for this many streams: visual, visual2, visual3, ..."""
     return ["visual"] + [f"visual{i + 1}" for i in range(1, streams)]
 
 
@@ -61,6 +62,7 @@ def write_patch(s: Settings, resolution: int, fps: float, streams: int = 1,
 
 
 def set_fps(osc: OscSender, streams: int, fps: float) -> None:
+    """Send each visual voice of the patch its /fps."""
     for name in voice_names(streams):
         osc.send(f"/{name}/fps", float(fps))
 
@@ -75,6 +77,7 @@ async def rates(readers: list[FrameReader], window: float) -> list[float]:
 
 async def open_clients(port: int, readers: int, stalled: int) -> tuple[list[FrameReader],
                                                                         list[StalledClient]]:
+    """Connect the stalled clients one by one, then the readers at once; return both."""
     rs = [FrameReader(port) for _ in range(readers)]
     ss = [StalledClient(port) for _ in range(stalled)]
     # The stalled ones first: every reader then shares the server with a client that never reads.
@@ -85,6 +88,7 @@ async def open_clients(port: int, readers: int, stalled: int) -> tuple[list[Fram
 
 
 async def close_clients(rs: list[FrameReader], ss: list[StalledClient]) -> None:
+    """Close the readers and the stalled clients."""
     await asyncio.gather(*(r.close() for r in rs))
     for c in ss:
         await c.close()
@@ -172,6 +176,7 @@ def fanout_configs(s: Settings) -> list[tuple[int, int]]:
 
 
 def config_name(readers: int, stalled: int) -> str:
+    """A fan-out config's name: the number of clients, and '(1 stalled)' with a stalled one."""
     return f"{readers + stalled}" + (" (1 stalled)" if stalled else "")
 
 
@@ -285,6 +290,7 @@ async def latency(s: Settings, srv: ServerProcess, osc: OscSender, stalled: bool
 # -- server at 128: overhead, fan-out and latency in one process -----------------------------
 
 async def fanout_and_latency(s: Settings, naive: bool) -> dict[str, Any]:
+    """Fan-out, then latency alone and beside a stalled client, on one server."""
     patch = write_patch(s, s.fanout_resolution, s.fanout_fps)
     async with ServerProcess(patch, naive=naive, device=s.device) as srv:
         osc = OscSender(srv.osc)

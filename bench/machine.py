@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cpu_model() -> str:
+    """The CPU's model name, from /proc/cpuinfo or else the platform module."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -24,6 +25,7 @@ def cpu_model() -> str:
 
 
 def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages, or None where the system has none."""
     try:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
@@ -49,12 +51,14 @@ def git_commit() -> str:
 
 
 def gpu_name() -> str | None:
+    """The first CUDA device's name, or None without one."""
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
     return None
 
 
 def info(device: str) -> dict[str, Any]:
+    """The machine: CPU, cores, Python, torch, GPU, device, git commit and load average."""
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),

@@ -17,6 +17,7 @@ from models.gan import GANConfig, Generator, calibrate_batchnorm
 
 
 def main(argv: list[str]) -> None:
+    """Save an untrained generator into DIR for each NAME:RESOLUTION:G_BASE:G_MAX spec."""
     out, specs = argv[0], argv[1:]
     device = "cuda" if torch.cuda.is_available() else "cpu"
     for spec in specs:

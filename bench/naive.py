@@ -90,6 +90,7 @@ class NaiveServer:
 
 
 async def main(args: argparse.Namespace) -> None:
+    """Serve the patch's first visual voice the naive way, after a ready line, until SIGINT or SIGTERM."""
     patch = load_patch(args.patch)
     spec = next(s for s in patch.voices.values() if s["kind"] == "visual")
     device = pick_device(args.device)
@@ -119,6 +120,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the options of server.py that the benchmark passes."""
     p = argparse.ArgumentParser(prog="python -m bench.naive", description=__doc__)
     p.add_argument("--patch", required=True)
     p.add_argument("--port", type=int, default=0)

@@ -116,6 +116,7 @@ def receive() -> int:
 
 
 def osc_send(port: int, address: str, *args: Any) -> None:
+    """Send one OSC message to a UDP port on this machine."""
     b = OscMessageBuilder(address)
     for a in args:
         b.add_arg(a)
@@ -124,6 +125,7 @@ def osc_send(port: int, address: str, *args: Any) -> None:
 
 
 def get_json(port: int, path: str) -> Any:
+    """GET a path from the server's HTTP port and decode the JSON reply."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         conn.request("GET", path)
@@ -133,6 +135,7 @@ def get_json(port: int, path: str) -> Any:
 
 
 async def read_ws(port: int, notes: list[dict], frames: list[float], stop: asyncio.Event) -> None:
+    """Subscribe to frames and notes; record each frame's arrival time and each note until stopped."""
     async with connect(f"ws://127.0.0.1:{port}/ws", compression=None,
                        max_size=64 * 1024 * 1024) as ws:
         await ws.send(json.dumps({"op": "subscribe", "topics": ["frames", "notes"]}))
@@ -150,6 +153,7 @@ async def read_ws(port: int, notes: list[dict], frames: list[float], stop: async
 
 
 def dist_ms(values: list[float]) -> dict[str, Any]:
+    """Count, p50, p99 and max of the values' magnitudes, in ms."""
     if not values:
         return {"n": 0}
     ms = [abs(v) * 1000 for v in values]
@@ -237,6 +241,7 @@ def full_size_speed() -> dict[str, Any]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Start the server under full visual load and time its notes in immediate and timetag mode."""
     rx = Receiver()
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
         f.write(PATCH.format(bpm=args.bpm, resolution=args.resolution, density=args.density,
@@ -314,6 +319,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (or, with --receive, the receiver); a summary unless --json, then the JSON."""
     ap = argparse.ArgumentParser(prog="python -m bench.note_timing",
                                  description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0, help="measuring window per mode")

@@ -6,6 +6,7 @@ from typing import Any
 
 
 def fmt(x: Any, digits: int = 2) -> str:
+    """A value as text: '-' for None, a float to `digits` decimals."""
     if x is None:
         return "-"
     if isinstance(x, float):
@@ -24,6 +25,8 @@ def spread(s: dict[str, Any] | None, digits: int = 2) -> str:
 
 
 class Table:
+    """The figures' rows and section titles, laid out in aligned columns."""
+
     def __init__(self) -> None:
         self.rows: list[tuple[str, str, str, str]] = []
 
@@ -51,6 +54,7 @@ def one_line(text: str, limit: int = 300) -> str:
 
 
 def render(r: dict[str, Any]) -> str:
+    """The whole report: the machine, a table of every figure, then the targets."""
     m = r["machine"]
     lines = [
         f"livegen bench ({r['mode']}), {r['time']}, {r['elapsed_s']} s",
@@ -80,6 +84,7 @@ def render(r: dict[str, Any]) -> str:
 
 
 def overhead_rows(r: dict[str, Any], t: Table) -> None:
+    """Add the overhead figure's rows, with the naive baseline where measured."""
     t.section("1. overhead: fps delivered to one WebSocket client / bare forward fps")
     for row in r["overhead"]:
         ours, base, vs = row["livegen"], row.get("naive"), row.get("vs_naive") or {}
@@ -107,6 +112,7 @@ def overhead_rows(r: dict[str, Any], t: Table) -> None:
 
 
 def fanout_rows(r: dict[str, Any], t: Table) -> None:
+    """Add the fan-out figure's rows, with the naive baseline where measured."""
     fan = r["fanout"]
     t.section(f"2. fan-out at {fan['livegen']['resolution']}px, target {fan['livegen']['target_fps']} "
               "fps: per-client fps (median client; worst client / single)")
@@ -126,6 +132,7 @@ def fanout_rows(r: dict[str, Any], t: Table) -> None:
 
 
 def latency_rows(r: dict[str, Any], t: Table) -> None:
+    """Add the latency figure's rows for each run (alone, beside a stalled client)."""
     lat = r["latency"]
     for key, ours in lat["livegen"].items():
         base = lat["naive"][key] if lat.get("naive") else None
@@ -141,6 +148,7 @@ def latency_rows(r: dict[str, Any], t: Table) -> None:
 
 
 def threads_rows(r: dict[str, Any], t: Table) -> None:
+    """Add the engine threads figure's rows, when it ran."""
     if "threads" in r:
         th = r["threads"]
         t.section(f"engine torch threads at {th['resolution']}px (engine default {th['engine_default']})")
@@ -150,12 +158,14 @@ def threads_rows(r: dict[str, Any], t: Table) -> None:
 
 
 def startup_rows(r: dict[str, Any], t: Table) -> None:
+    """Add the start-up figure's rows."""
     st = r["startup"]
     t.section(f"5. start-up on {st['patch']}")
     t.add("process start -> ready line, s (<= 5)", spread(st["ready_s"], 2))
     t.add("SIGTERM -> exit, s", spread(st["stop_s"], 2) + f" codes {st['exit_codes']}")
 
 def notes_rows(r: dict[str, Any], t: Table) -> None:
+    """Add the note timing figure's rows, or its status when it gave none."""
     notes = r["note_timing"]
     t.section("4. note timing under full visual load (bench/note_timing.py), immediate mode")
     if notes.get("status") != "ok":
