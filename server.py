@@ -1,4 +1,9 @@
-"""livegen: a real-time generative performance server. Run `python server.py --help`."""
+"""livegen: a real-time generative performance server.
+
+It streams GAN frames over WebSocket and RNN music and text over OSC and MIDI, and takes live
+control over OSC and WebSocket JSON. When it is ready it prints one JSON line on stdout; open
+the address it prints on stderr in a browser. The contract: docs/protocol.md.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import sys
 from pathlib import Path
 
 from live.app import App, Options, StartupError
-from live.osc import parse_target
+from live.io.osc import parse_target
 from live.patch import PatchError, load_patch
 from models.weights import WeightsError
 
@@ -19,7 +24,9 @@ DEFAULT_PATCH = Path(__file__).resolve().parent / "patches" / "default.toml"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="server.py", description=__doc__)
+    """The command line (docs/protocol.md)."""
+    p = argparse.ArgumentParser(prog="server.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--patch", default=str(DEFAULT_PATCH), help="performance patch (TOML)")
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="HTTP and WebSocket port (default 8765, 0 = any)")
@@ -47,7 +54,17 @@ def resolve_options(args: argparse.Namespace, server: dict) -> Options:
     return opts
 
 
+def url_host(host: str) -> str:
+    """The host part of a URL a browser on this machine can open."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
 async def serve(app: App) -> None:
+    """Start the app, print the ready line, run until SIGINT or SIGTERM, stop cleanly."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -55,12 +72,15 @@ async def serve(app: App) -> None:
     try:
         ready = await app.start()
         print(json.dumps(ready), flush=True)
+        print(f"livegen: ready; open http://{url_host(ready['host'])}:{ready['http_port']}/ "
+              f"(OSC in on UDP port {ready['osc_port']}; Ctrl-C stops)", file=sys.stderr, flush=True)
         await stop.wait()
     finally:
         await app.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the server; exit code 2 with one clear line when it cannot start."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s",

@@ -7,7 +7,7 @@ import time
 import torch
 
 from live.engine import trace_generator
-from live.visual import load_generator
+from live.voices.visual import load_generator
 
 
 class BareForward:

@@ -27,9 +27,9 @@ from websockets.exceptions import ConnectionClosed
 
 from live.engine import to_pixels
 from live.frames import HEADER, MAGIC
-from live.latent import LatentPath
 from live.patch import load_patch
-from live.visual import load_generator
+from live.voices.latent import LatentPath
+from live.voices.visual import load_generator
 from models.device import pick_device
 
 PNG = 3

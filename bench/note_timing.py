@@ -175,7 +175,7 @@ def on_grid(tags: list[int], clock: dict[str, Any], steps_per_beat: int = 12) ->
 
 def music_seconds(gen: Any, style: str, beats: int) -> float:
     """Seconds a music generator takes to write this many beats, after one warm-up beat."""
-    from live.music import Settings
+    from live.voices.music_gen import Settings
 
     gen.restart(0, style)
     gen.run(Settings(), until=12)  # one beat of 12 steps, to warm up
@@ -197,8 +197,8 @@ def offline_speed(music_model: str, text_model: str) -> dict[str, Any]:
     """Generation speed at batch 1 in this process (one thread), as multiples of real time."""
     import torch
 
-    from live.music import MusicGen, load_music_model
-    from live.text import TextGen, load_text_model
+    from live.voices.music_gen import MusicGen, load_music_model
+    from live.voices.text import TextGen, load_text_model
 
     torch.set_num_threads(1)
     out: dict[str, Any] = {}
@@ -222,8 +222,8 @@ def full_size_speed() -> dict[str, Any]:
 
     import torch
 
-    from live.music import MusicGen
-    from live.text import TextGen
+    from live.voices.music_gen import MusicGen
+    from live.voices.text import TextGen
     from models.music_data import COLLECTIONS
     from models.music_rnn import MusicConfig, MusicRNN
     from models.text_rnn import TextConfig, TextRNN
@@ -276,10 +276,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         immediate = {
             "window_s": round(t1 - t0, 2),
             "notes": len(matched), "unmatched": len(pairs) - len(matched),
-            "server_abs_send_minus_due_ms": status["scheduler"].get("abs_late_ms"),
-            "server_measured_messages": status["scheduler"].get("measured"),
+            "server_abs_send_minus_due_ms": status["note_sender"].get("abs_late_ms"),
+            "server_measured_messages": status["note_sender"].get("measured"),
             "receiver_abs_arrival_minus_due_ms": dist_ms(arrival_late),
-            "scheduler_priority": status["scheduler"].get("priority"),
+            "scheduler_priority": status["note_sender"].get("priority"),
             "visual_fps": round((len(frames) - f0) / (t1 - t0), 1),
             "visual_status": status["voices"]["visual"],
         }

@@ -8,37 +8,29 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from live.clock import Clock
 from live.engine import Engine
+from live.events import EventBus
 from live.frames import FrameBus
-from live.link import LinkSync
-from live.osc import OscIn, OscOut
+from live.io.link import LinkSync
+from live.io.osc import OscIn, OscOut
+from live.io.sender import NoteSender
+from live.io.websocket import WebServer
 from live.params import ParamError, Registry
 from live.patch import Patch, PatchError
-from live.recorder import Recorder
-from live.runtime import EventBus, Runtime
+from live.record.recorder import Recorder
+from live.runtime import Runtime
 from live.scheduler import Scheduler
-from live.sender import NoteSender
-from live.visual import VisualVoice
-from live.websocket import WebServer
+from live.voices.kit import Voice
+from live.voices.music import MusicVoice
+from live.voices.music_delivery import TIMETAG_LEAD_S
+from live.voices.text import TextVoice
+from live.voices.visual import VisualVoice
 from models.device import pick_device
 
 log = logging.getLogger("livegen")
-
-
-class Voice(Protocol):
-    """What the app asks of every voice."""
-
-    name: str
-    kind: str
-
-    async def load(self) -> None: ...
-    def add_params(self, registry: Registry) -> None: ...
-    def begin(self) -> None: ...
-    async def stop(self) -> None: ...
-    def status(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -59,17 +51,14 @@ class StartupError(Exception):
 
 
 def make_voice(name: str, spec: dict[str, Any], rt: Runtime, visual_index: int) -> Voice:
+    """The voice a patch table describes; PatchError for a kind or a setting that is refused."""
     kind = spec["kind"]
-    if kind == "visual":
-        return VisualVoice(name, visual_index, spec, rt)
     try:
+        if kind == "visual":
+            return VisualVoice(name, visual_index, spec, rt)
         if kind == "music":
-            from live.music import MusicVoice
-
             return MusicVoice(name, spec, rt)
         if kind == "text":
-            from live.text import TextVoice
-
             return TextVoice(name, spec, rt)
     except ValueError as e:
         raise PatchError(str(e)) from None
@@ -85,122 +74,143 @@ class App:
         self.started = time.monotonic()
         self.voices: dict[str, Voice] = {}
         self._tasks: list[asyncio.Task] = []
+        self.rt: Runtime | None = None
+        self.web: WebServer | None = None
+        self.osc_in: OscIn | None = None
         self.osc_transport: asyncio.DatagramTransport | None = None
 
     async def start(self) -> dict[str, Any]:
         """Warm every voice and open every socket; return the ready line's fields."""
-        loop = asyncio.get_running_loop()
         try:
             device = pick_device(self.options.device)
         except ValueError as e:
             raise StartupError(str(e)) from None
+        rt = self.rt = self._build_runtime(asyncio.get_running_loop(), device)
+        await self._load_voices(rt)
+        http_port, osc_port = await self._open_sockets(rt)
+        rt.clock.start()
+        if rt.recorder is not None:
+            rt.recorder.rebase(rt.clock.origin_unix)
+        rt.scheduler.start()
+        rt.note_sender.beats(rt.clock.beats_per_bar)
+        for voice in self.voices.values():
+            voice.begin()
+        self._tasks.append(asyncio.create_task(self._status_ticker()))
+        notes = {n: v.status().get("note") for n, v in self.voices.items()}
+        untrained = [n for n, v in self.voices.items() if v.status().get("trained") is False]
+        below_bar = {n: notes[n] for n, v in self.voices.items() if v.status().get("below_bar")}
+        for name, note in notes.items():
+            if note:
+                log.warning("voice %r runs model %s: %s", name, self.voices[name].status().get("model"),
+                            note)
+        return {
+            "event": "ready", "http_port": http_port, "osc_port": osc_port, "host": self.options.host,
+            "device": str(device), "voices": {n: v.kind for n, v in self.voices.items()},
+            "untrained": untrained, "below_bar": below_bar, "patch": str(self.patch.path),
+            "pid": os.getpid(), "record": self.options.record,
+        }
+
+    def _build_runtime(self, loop: asyncio.AbstractEventLoop, device: Any) -> Runtime:
+        """The engine thread, the buses, the clock and every delivery path; the recorder."""
+        # The clock and the note delivery exist before the voices, which time by them.
+        clock = Clock(horizon_s=TIMETAG_LEAD_S + 0.01)
+        recorder = self._open_recorder(clock, device)  # first: it is the one that may fail
         # On a CPU, leave a core to the event loop and the encoders.
         threads = max(1, (os.cpu_count() or 2) - 1) if device.type == "cpu" else None
         engine = Engine(device, threads)
         engine.start()
-        self.rt = Runtime(
-            registry=Registry(), engine=engine, loop=loop, frames=FrameBus(),
-            events=EventBus(loop), osc_out=OscOut(self.options.osc_out),
-            encode_pool=ThreadPoolExecutor(2, thread_name_prefix="encode"),
-            seed=self.options.seed,
-        )
-        # The clock and the note scheduler exist before the voices, which time by them.
-        from live.music import TIMETAG_LEAD_S
-
-        clock = Clock(horizon_s=TIMETAG_LEAD_S + 0.01)
-        clock.add_params(self.rt.registry)
-        self.rt.extras["clock"] = clock
-        link = self.rt.extras["link"] = LinkSync(clock, self.rt.registry)
+        registry = Registry()
+        clock.add_params(registry)
+        link = LinkSync(clock, registry)
         link.add_params()
-        # In-process deliveries (text; MIDI follows the sender's confirmations) need less: a
-        # short spin, and a 1 ms GIL switch interval (5 ms by default) for every thread here.
-        self.rt.extras["scheduler"] = Scheduler(clock, spin_s=0.0005, switch_interval_s=0.001)
-        # Timed OSC leaves from a child process with its own GIL (see live/sender.py).
-        sender = self.rt.extras["sender"] = NoteSender(self.options.osc_out)
-        clock.on_tempo(lambda seg: sender.tempo(clock))
-        self.rt.registry.watch("/clock/beats_per_bar", lambda c: sender.beats(c.value))
-        if self.options.record:
-            try:
-                recorder = Recorder(self.options.record, clock.origin_epoch, {
-                    "seed": self.options.seed, "patch": str(self.patch.path),
-                    "patch_text": self.patch.path.read_text(encoding="utf-8"),
-                    "device": str(device), "started": time.time()})
-            except OSError as e:
-                raise StartupError(f"cannot record into {self.options.record}: {e}") from None
-            self.rt.extras["recorder"] = recorder
-            self.rt.registry.listen(recorder.control)
-            clock.on_tempo(recorder.tempo)
+        # Timed OSC leaves from a child process with its own GIL (see live/io/sender.py).
+        note_sender = NoteSender(self.options.osc_out)
+        clock.on_tempo(lambda seg: note_sender.tempo(clock))
+        registry.watch("/clock/beats_per_bar", lambda c: note_sender.beats(c.value))
+        rt = Runtime(
+            registry=registry, engine=engine, loop=loop, frames=FrameBus(), events=EventBus(loop),
+            osc_out=OscOut(self.options.osc_out),
+            encode_pool=ThreadPoolExecutor(2, thread_name_prefix="encode"), clock=clock,
+            # In-process deliveries (text; MIDI follows the sender's confirmations) need less:
+            # a short spin, and a 1 ms GIL switch interval (5 ms by default) for every thread.
+            scheduler=Scheduler(clock, spin_s=0.0005, switch_interval_s=0.001),
+            note_sender=note_sender, link=link, recorder=recorder,
+            seed=self.options.seed)
+        if rt.recorder is not None:
+            registry.listen(rt.recorder.control)
+            clock.on_tempo(rt.recorder.tempo)
+        return rt
+
+    def _open_recorder(self, clock: Clock, device: Any) -> Recorder | None:
+        if not self.options.record:
+            return None
+        try:
+            return Recorder(self.options.record, clock.origin_unix, {
+                "seed": self.options.seed, "patch": str(self.patch.path),
+                "patch_text": self.patch.path.read_text(encoding="utf-8"),
+                "device": str(device), "started": time.time()})
+        except OSError as e:
+            raise StartupError(f"cannot record into {self.options.record}: {e}") from None
+
+    async def _load_voices(self, rt: Runtime) -> None:
         visual_index = 0
         for name, spec in self.patch.voices.items():
-            self.voices[name] = make_voice(name, spec, self.rt, visual_index)
+            self.voices[name] = make_voice(name, spec, rt, visual_index)
             visual_index += spec["kind"] == "visual"
         for voice in self.voices.values():
             await voice.load()
-            voice.add_params(self.rt.registry)
+            voice.add_params(rt.registry)
         for path, value in self.patch.param_values():
             try:
-                self.rt.registry.set(path, value, source="patch")
+                rt.registry.set(path, value, source="patch")
             except ParamError as e:
                 raise PatchError(f"patch file {self.patch.path}: {e}") from None
 
-        self.web = WebServer(self.rt, self.status)
-        self.osc_in = OscIn(self.rt.registry)
+    async def _open_sockets(self, rt: Runtime) -> tuple[int, int]:
+        """HTTP and WebSocket, then OSC in; each voice's routes on them. Returns both ports."""
+        web = self.web = WebServer(rt.registry, rt.frames, rt.events, self.status)
+        osc_in = self.osc_in = OscIn(rt.registry)
         for voice in self.voices.values():
-            for address, handler in getattr(voice, "routes", dict)().items():
-                self.osc_in.route(address, handler)
+            for address, handler in voice.osc_routes().items():
+                osc_in.route(address, handler)
+            for path, route in voice.http_routes().items():
+                web.route(path, route)
         host = self.options.host
         try:
-            http_port = await self.web.start(host, self.options.port)
+            http_port = await web.start(host, self.options.port)
         except OSError as e:
             raise StartupError(f"cannot listen for HTTP/WebSocket on {host}:"
                                f"{self.options.port}: {e.strerror or e}") from None
         try:
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: self.osc_in, local_addr=(host, self.options.osc_port))
+            transport, _ = await rt.loop.create_datagram_endpoint(
+                lambda: osc_in, local_addr=(host, self.options.osc_port))
         except OSError as e:
             raise StartupError(f"cannot listen for OSC on {host}:{self.options.osc_port} "
                                f"(UDP): {e.strerror or e}") from None
         self.osc_transport = transport
-        osc_port = transport.get_extra_info("sockname")[1]
-
-        clock.start()
-        if "recorder" in self.rt.extras:
-            self.rt.extras["recorder"].rebase(clock.origin_epoch)
-        self.rt.extras["scheduler"].start()
-        sender.beats(clock.beats_per_bar)
-        for voice in self.voices.values():
-            voice.begin()
-        self._tasks.append(asyncio.create_task(self._status_ticker()))
-        untrained = [n for n, v in self.voices.items() if v.status().get("trained") is False]
-        for name in untrained:
-            log.warning("voice %r runs an UNTRAINED model (%s): expect noise, not art",
-                        name, self.voices[name].status().get("model"))
-        return {
-            "event": "ready", "http_port": http_port, "osc_port": osc_port, "host": host,
-            "device": str(device), "voices": {n: v.kind for n, v in self.voices.items()},
-            "untrained": untrained, "patch": str(self.patch.path), "pid": os.getpid(),
-            "record": self.options.record,
-        }
+        return http_port, transport.get_extra_info("sockname")[1]
 
     async def _status_ticker(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            self.web.broadcast_status()
+            if self.web is not None:
+                self.web.broadcast_status()
 
     def status(self) -> dict[str, Any]:
+        """The body of GET /status and of the status topic."""
+        rt, web, osc_in = self.rt, self.web, self.osc_in
+        assert rt is not None and web is not None and osc_in is not None  # after start()
         return {
             "voices": {n: v.status() for n, v in self.voices.items()},
-            "clients": len(self.web.clients),
+            "clients": len(web.clients),
             "uptime_s": round(time.monotonic() - self.started, 3),
-            "stamp": self.rt.registry.stamp,
-            "device": str(self.rt.engine.device),
-            "osc": {"received": self.osc_in.received, "errors": self.osc_in.errors,
-                    "sent": self.rt.osc_out.sent},
-            "clock": self.rt.extras["clock"].status() | {"link": self.rt.extras["link"].status()},
-            "scheduler": self.rt.extras["sender"].stats(),
-            "local_scheduler": self.rt.extras["scheduler"].stats(),
-            "recording": self.rt.extras["recorder"].status() if "recorder" in self.rt.extras
-            else None,
+            "stamp": rt.registry.stamp,
+            "device": str(rt.engine.device),
+            "osc": {"received": osc_in.received, "errors": osc_in.errors, "sent": rt.osc_out.sent},
+            "clock": rt.clock.status() | {"link": rt.link.status()},
+            "note_sender": rt.note_sender.stats(),
+            "scheduler": rt.scheduler.stats(),
+            "recording": rt.recorder.status() if rt.recorder is not None else None,
         }
 
     async def stop(self) -> None:
@@ -212,18 +222,17 @@ class App:
                 await asyncio.wait_for(voice.stop(), 2.0)
             except Exception:
                 log.exception("voice %s did not stop cleanly", voice.name)
-        if hasattr(self, "rt"):
-            if "scheduler" in self.rt.extras:
-                self.rt.extras["scheduler"].stop()
-            if "sender" in self.rt.extras:
-                self.rt.extras["sender"].close()
-            if "recorder" in self.rt.extras:
-                self.rt.extras["recorder"].close()
+        rt = self.rt
+        if rt is not None:
+            rt.scheduler.stop()
+            rt.note_sender.close()
+            if rt.recorder is not None:
+                rt.recorder.close()
         if self.osc_transport is not None:
             self.osc_transport.close()
-        if hasattr(self, "web"):
+        if self.web is not None:
             await self.web.stop()
-        if hasattr(self, "rt"):
-            self.rt.engine.stop()
-            self.rt.encode_pool.shutdown(wait=False, cancel_futures=True)
-            self.rt.osc_out.close()
+        if rt is not None:
+            rt.engine.stop()
+            rt.encode_pool.shutdown(wait=False, cancel_futures=True)
+            rt.osc_out.close()

@@ -60,7 +60,7 @@ class Clock:
         # A change never moves a time already promised to a receiver (timetags sent ahead).
         self.horizon_s = horizon_s
         self.origin_mono = time.monotonic()
-        self.origin_epoch = time.time()
+        self.origin_unix = time.time()
         self._segments: tuple[Segment, ...] = (Segment(Fraction(0), 0, as_bpm(bpm)),)
         self._lock = threading.Lock()
         self._listeners: list[TempoListener] = []
@@ -81,10 +81,10 @@ class Clock:
         registry.watch("/clock/beats_per_bar", lambda c: setattr(self, "beats_per_bar", c.value))
         registry.watch("/clock/subdivision", lambda c: setattr(self, "subdivision", c.value))
 
-    def load(self, origin_mono: float, origin_epoch: float, segments: tuple[Segment, ...]) -> None:
+    def load(self, origin_mono: float, origin_unix: float, segments: tuple[Segment, ...]) -> None:
         """Take another clock's origin and tempo map (the OSC sender process follows the server's)."""
         with self._lock:
-            self.origin_mono, self.origin_epoch = origin_mono, origin_epoch
+            self.origin_mono, self.origin_unix = origin_mono, origin_unix
             self._segments = segments
             self.started = True
             self.version += 1
@@ -97,7 +97,7 @@ class Clock:
         """Beat 0 is now; the tempo set so far is the first segment's."""
         with self._lock:
             self.origin_mono = time.monotonic()
-            self.origin_epoch = time.time()
+            self.origin_unix = time.time()
             self._segments = (Segment(Fraction(0), 0, self._segments[-1].bpm),)
             self.started = True
             self.version += 1
@@ -171,12 +171,12 @@ class Clock:
         """64-bit NTP timestamp (an OSC timetag) of a beat."""
         return self.origin_ntp + self.ticks_at(beat)
 
-    def epoch_at(self, beat: Fraction) -> float:
-        return self.origin_epoch + self.ticks_at(beat) / NTP_UNIT
+    def unix_at(self, beat: Fraction) -> float:
+        return self.origin_unix + self.ticks_at(beat) / NTP_UNIT
 
     @property
     def origin_ntp(self) -> int:
-        return round((self.origin_epoch + NTP_EPOCH_OFFSET) * NTP_UNIT)
+        return round((self.origin_unix + NTP_EPOCH_OFFSET) * NTP_UNIT)
 
     def beat_at(self, mono: float | None = None) -> float:
         """The (fractional) beat at a time.monotonic() value, now by default."""

@@ -26,14 +26,20 @@ FINISH_DEPTH = 2
 class Stream(Protocol):
     """A periodic renderer (a visual voice) that the engine batches with others of its model."""
 
-    model: str
-    next_due: float
+    engine_key: str  # the model it renders with, as installed on the engine
+    next_due: float  # time.monotonic() of its next frame
 
     def latent(self, now: float) -> tuple[np.ndarray, int]:
         """The next frame's latent and the control stamp it reflects; advances the stream."""
 
     def deliver(self, pixels: np.ndarray, stamp: int, render_us: int) -> None:
         """Take one rendered (H, W, 3) uint8 image."""
+
+    def jpeg_quality(self) -> int | None:
+        """The JPEG quality wanted, or None for raw frames (the GPU path may encode for it)."""
+
+    def deliver_jpeg(self, payload: bytes, size: tuple[int, int], stamp: int, render_us: int) -> None:
+        """Take one (width, height) frame already JPEG-encoded."""
 
 
 class Engine:
@@ -181,7 +187,7 @@ class Engine:
         """One forward pass per model for every due stream of that model."""
         groups: dict[str, list[Stream]] = {}
         for s in due:
-            groups.setdefault(s.model, []).append(s)
+            groups.setdefault(s.engine_key, []).append(s)
         for name, group in groups.items():
             latents, stamps = zip(*(s.latent(now) for s in group), strict=True)
             accel = self.accel
@@ -241,12 +247,12 @@ class Engine:
         self.batch[name] = len(group)
         render_us = time.time_ns() // 1000
         size = (launched.pixels.shape[-1], launched.pixels.shape[-2])
-        qualities = [getattr(s, "jpeg_quality", lambda: None)() for s in group]
+        qualities = [s.jpeg_quality() for s in group]
         jpegs = accel.encode_jpeg(launched.pixels, qualities) or [None] * len(group)
         pixels = accel.to_host(launched.pixels) if None in jpegs else None
         for i, (s, stamp) in enumerate(zip(group, stamps, strict=True)):
             if jpegs[i] is not None:
-                s.deliver_jpeg(jpegs[i], size, stamp, render_us)  # type: ignore[attr-defined]
+                s.deliver_jpeg(jpegs[i], size, stamp, render_us)
             else:
                 s.deliver(pixels[i], stamp, render_us)
 

@@ -11,18 +11,16 @@ import heapq
 import itertools
 import logging
 import os
-import struct
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 from live.clock import Clock
-from live.osc import build_message
 
 log = logging.getLogger("livegen.scheduler")
 
@@ -47,19 +45,6 @@ class Item:
     lead_s: float = field(compare=False, default=0.0)  # deliver this long before the due time
     measure: bool = field(compare=False, default=False)  # count its lateness in the statistics
     cached: tuple[int, float] = field(compare=False, default=(-1, 0.0))  # (tempo version, due)
-
-
-def bundle(ntp: int, messages: Sequence[tuple[str, Sequence[Any]]]) -> bytes:
-    """An OSC bundle whose timetag is an exact 64-bit NTP timestamp."""
-    return bundle_dgrams(ntp, [build_message(address, args).dgram for address, args in messages])
-
-
-def bundle_dgrams(ntp: int, dgrams: Sequence[bytes]) -> bytes:
-    """An OSC bundle of messages already built."""
-    out = [b"#bundle\0", struct.pack(">Q", ntp)]
-    for dgram in dgrams:
-        out += [struct.pack(">i", len(dgram)), dgram]
-    return b"".join(out)
 
 
 class Scheduler:

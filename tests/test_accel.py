@@ -11,7 +11,7 @@ from PIL import Image
 
 from live.accel import Accelerator
 from live.engine import Engine, to_pixels
-from live.visual import load_generator
+from live.voices.visual import load_generator
 from tests.conftest import poll_until
 
 CUDA = torch.cuda.is_available()
@@ -43,7 +43,7 @@ class FakeStream:
     """A stream of the engine's protocol that records what it is given."""
 
     def __init__(self, quality: int | None, stamp: int) -> None:
-        self.model = "random"
+        self.engine_key = "random"
         self.next_due = 0.0
         self.quality = quality
         self.stamp = stamp

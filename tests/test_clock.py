@@ -12,8 +12,9 @@ import pytest
 from pythonosc.osc_bundle import OscBundle
 
 from live.clock import NTP_UNIT, Clock, as_bpm
+from live.io.osc import bundle
 from live.params import ParamError, Registry
-from live.scheduler import Scheduler, bundle
+from live.scheduler import Scheduler
 
 
 def started(bpm: float = 120.0, **kw) -> Clock:
@@ -134,7 +135,7 @@ class FakeLink:
 
 
 def test_link_shares_tempo_and_pulls_phase_without_a_jump() -> None:
-    from live.link import LinkSync
+    from live.io.link import LinkSync
 
     reg = Registry()
     clock = started(120.0)

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from live.engine import Engine, TracedGenerator, to_pixels, trace_generator
-from live.visual import load_generator
+from live.voices.visual import load_generator
 from tests.conftest import poll_until
 
 
@@ -32,7 +32,7 @@ def test_traced_generator_returns_the_eager_pixels() -> None:
 class Stream:
     """One stream of the engine's protocol with a fixed latent; records what it is given."""
 
-    model = "g"
+    engine_key = "g"
 
     def __init__(self) -> None:
         self.next_due = 0.0

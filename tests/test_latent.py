@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from live.latent import LatentPath, seed_latent, slerp, to_sphere
+from live.voices.latent import LatentPath, seed_latent, slerp, to_sphere
 
 NZ = 64
 

@@ -12,8 +12,8 @@ import mido
 import pytest
 
 from live.clock import NTP_UNIT
-from live.midi import MidiError, MidiOut, open_output
-from live.recorder import read_events
+from live.io.midi import MidiError, MidiOut, open_output
+from live.record.recorder import read_events
 from tests.livetools import (
     MUSIC,
     assert_no_hanging_notes,
@@ -252,7 +252,7 @@ def test_generation_runs_offline_and_reports_its_speed() -> None:
     """Figures only (no threshold): the untrained model's speed, printed for the record."""
     import torch
 
-    from live.music import MusicGen, Settings, load_music_model
+    from live.voices.music_gen import MusicGen, Settings, load_music_model
 
     model, _ = load_music_model({"model": "random"}, torch.device("cpu"))
     gen = MusicGen(model, "music", 0)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pretty_midi
 import pytest
 
-from live.recorder import read_events
+from live.record.recorder import read_events
 from tests.conftest import ROOT
 from tests.livetools import (
     OscSink,
@@ -34,7 +34,7 @@ def no_hanging_notes(sink: OscSink) -> bool:
 
 
 def replay(folder: Path, *args: str) -> tuple[int, dict]:
-    proc = subprocess.run([sys.executable, "-m", "live.replay", str(folder), *args], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "live.record.replay", str(folder), *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else {}
 
@@ -115,7 +115,7 @@ SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 
 
 @pytest.mark.skipif(shutil.which("fluidsynth") is None or not SOUNDFONT.exists(),
-                    reason="needs Debian fluidsynth and fluid-soundfont-gm")
+                    reason="needs Debian fluidsynth and fluid-soundfont-gm (make deps installs them)")
 def test_recorded_midi_plays_on_a_real_synth(run_server, sink, tmp_path) -> None:
     server = run_server()
     sink.wait_for(lambda: sink.count("/music/note") >= 20)

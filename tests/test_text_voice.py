@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 from websockets.asyncio.client import connect
 
-from live.music import seed_for
-from live.recorder import read_events
-from live.text import load_text_model
+from live.record.recorder import read_events
+from live.voices.kit import seed_for
+from live.voices.text import load_text_model
 from models.text_rnn import TextSampler
 from tests.livetools import send, stop_cleanly
 

@@ -17,13 +17,14 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from live.frames import Frame
-from live.params import ParamError
-from live.runtime import TOPICS, Runtime
+from live.events import TOPICS, EventBus
+from live.frames import Frame, FrameBus
+from live.params import ParamError, Registry
 
 log = logging.getLogger("livegen.ws")
 
-WEB_DIR = Path(__file__).resolve().parent / "web"
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+HttpRoute = Callable[[], Any]  # an extra GET path: returns the JSON body
 MAX_CONTROL_BYTES = 64 * 1024  # a JSON control message larger than this is refused
 MAX_MESSAGE_BYTES = 1024 * 1024  # larger still, websockets closes the connection (1009)
 MAX_PENDING_EVENTS = 1024  # per client: a client that stops reading loses the oldest events
@@ -77,11 +78,21 @@ class Client:
 class WebServer:
     """Serves GET /, /status, /schema and static files, and /ws for frames and control."""
 
-    def __init__(self, rt: Runtime, status: Callable[[], dict[str, Any]]) -> None:
-        self.rt = rt
+    def __init__(self, registry: Registry, frames: FrameBus, events: EventBus,
+                 status: Callable[[], dict[str, Any]]) -> None:
+        self.registry = registry
+        self.frames = frames
+        self.events = events
         self.status = status
+        self.routes: dict[str, HttpRoute] = {}
         self.clients: set[Client] = set()
         self.server: Server | None = None
+
+    def route(self, path: str, handler: HttpRoute) -> None:
+        """Answer GET `path` with the JSON that handler returns."""
+        if path in ("/", "/ws", "/status", "/schema") or path in self.routes:
+            raise ValueError(f"HTTP path {path} is taken")
+        self.routes[path] = handler
 
     async def start(self, host: str, port: int) -> int:
         self.server = await serve(
@@ -110,8 +121,9 @@ class WebServer:
         if path == "/status":
             return json_response(self.status())
         if path == "/schema":
-            return json_response({"params": self.rt.registry.schema(),
-                                  "stamp": self.rt.registry.stamp})
+            return json_response({"params": self.registry.schema(), "stamp": self.registry.stamp})
+        if path in self.routes:
+            return json_response(self.routes[path]())
         name = "index.html" if path == "/" else path.lstrip("/")
         file = WEB_DIR / name
         # Only plain files directly in web/: no traversal, no directories.
@@ -124,8 +136,8 @@ class WebServer:
     async def handle(self, ws: ServerConnection) -> None:
         client = Client(ws)
         self.clients.add(client)
-        self.rt.frames.subscribe(client.offer_frame)
-        self.rt.events.subscribe(client.offer_event)
+        self.frames.subscribe(client.offer_frame)
+        self.events.subscribe(client.offer_event)
         sender = asyncio.create_task(client.send_loop())
         try:
             async for message in ws:
@@ -133,8 +145,8 @@ class WebServer:
         except ConnectionClosed:
             pass
         finally:
-            self.rt.frames.unsubscribe(client.offer_frame)
-            self.rt.events.unsubscribe(client.offer_event)
+            self.frames.unsubscribe(client.offer_frame)
+            self.events.unsubscribe(client.offer_event)
             self.clients.discard(client)
             sender.cancel()
 
@@ -162,10 +174,10 @@ class WebServer:
         op = msg.get("op")
         try:
             if op == "set":
-                stamp = self.rt.registry.set(msg.get("path"), msg.get("value"), source="ws")
+                stamp = self.registry.set(msg.get("path"), msg.get("value"), source="ws")
                 client.reply({"op": "ack", "id": msg_id, "stamp": stamp})
             elif op == "get":
-                param = self.rt.registry.lookup(msg.get("path"))
+                param = self.registry.lookup(msg.get("path"))
                 client.reply({"op": "value", "id": msg_id, "path": param.path,
                               "value": param.value, "stamp": param.stamp})
             elif op == "subscribe":
@@ -176,14 +188,14 @@ class WebServer:
                 client.topics = set(topics)
                 if "frames" not in client.topics:
                     client.frames.clear()
-                client.reply({"op": "ack", "id": msg_id, "stamp": self.rt.registry.stamp})
+                client.reply({"op": "ack", "id": msg_id, "stamp": self.registry.stamp})
             else:
                 raise ParamError(f"unknown op {op!r}; expected set, get or subscribe")
         except ParamError as e:
             client.reply(error(msg_id, str(e)))
 
     def broadcast_status(self) -> None:
-        self.rt.events.publish("status", {"op": "status", **self.status()})
+        self.events.publish("status", {"op": "status", **self.status()})
 
 
 def error(msg_id: Any, text: str) -> dict[str, Any]:

@@ -1,14 +1,14 @@
-"""OSC over UDP: every parameter path is an address in; notes, text and beats go out."""
+"""OSC over UDP: every parameter path is an address in; notes, text and beats go out; bundles."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import socket
+import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
@@ -37,8 +37,21 @@ def parse_target(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-class OscOut:
-    """Sends to every --osc-out target from one non-blocking socket; safe from any thread."""
+def bundle(ntp: int, messages: Sequence[tuple[str, Sequence[Any]]]) -> bytes:
+    """An OSC bundle whose timetag is an exact 64-bit NTP timestamp."""
+    return bundle_dgrams(ntp, [build_message(address, args).dgram for address, args in messages])
+
+
+def bundle_dgrams(ntp: int, dgrams: Sequence[bytes]) -> bytes:
+    """An OSC bundle of messages already built."""
+    out = [b"#bundle\0", struct.pack(">Q", ntp)]
+    for dgram in dgrams:
+        out += [struct.pack(">i", len(dgram)), dgram]
+    return b"".join(out)
+
+
+class UdpFanout:
+    """Sends each datagram to every target from one non-blocking socket; never blocks or raises."""
 
     def __init__(self, targets: Sequence[tuple[str, int]]) -> None:
         self.targets = list(targets)
@@ -48,6 +61,7 @@ class OscOut:
         self.failed = 0
 
     def send_raw(self, data: bytes) -> None:
+        """Send one datagram to every target; safe from any thread."""
         for target in self.targets:
             try:
                 self.sock.sendto(data, target)
@@ -55,21 +69,17 @@ class OscOut:
             except OSError:  # nobody listening, buffer full: drop, never block or raise
                 self.failed += 1
 
-    def send(self, address: str, *args: Any) -> None:
-        if self.targets:
-            self.send_raw(build_message(address, args).dgram)
-
-    def send_bundle(self, when: float, messages: Sequence[tuple[str, Sequence[Any]]]) -> None:
-        """One bundle whose timetag is `when` (seconds since the Unix epoch)."""
-        if not self.targets:
-            return
-        bundle = OscBundleBuilder(when)
-        for address, args in messages:
-            bundle.add_content(build_message(address, args))
-        self.send_raw(bundle.build().dgram)
-
     def close(self) -> None:
         self.sock.close()
+
+
+class OscOut(UdpFanout):
+    """OSC messages to every --osc-out target; safe from any thread."""
+
+    def send(self, address: str, *args: Any) -> None:
+        """One message, its arguments typed by build_message."""
+        if self.targets:
+            self.send_raw(build_message(address, args).dgram)
 
 
 class OscIn(asyncio.DatagramProtocol):

@@ -3,7 +3,7 @@
 Every line of events.jsonl is written and flushed as it happens, by a writer thread (so the
 scheduler never waits on a disk). performance.mid is rewritten atomically about once a second
 and at the end, so a killed process leaves a file that parses, at most a second short; the
-events alone rebuild it (`python -m live.replay DIR`).
+events alone rebuild it (`python -m live.record.replay DIR`).
 """
 
 from __future__ import annotations
@@ -86,10 +86,10 @@ def read_events(path: Path) -> tuple[list[dict[str, Any]], int]:
 class Recorder:
     """Writes a performance into a folder; every method is safe from any thread and never blocks."""
 
-    def __init__(self, folder: str | Path, origin_epoch: float, header: dict[str, Any]) -> None:
+    def __init__(self, folder: str | Path, origin_unix: float, header: dict[str, Any]) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.origin_epoch = origin_epoch
+        self.origin_unix = origin_unix
         self._events = open(self.folder / "events.jsonl", "w", encoding="utf-8")
         self._text = open(self.folder / "text.txt", "w", encoding="utf-8")
         self._queue: queue.SimpleQueue[tuple[str, Any] | None] = queue.SimpleQueue()
@@ -102,12 +102,12 @@ class Recorder:
         self.write({"type": "header", **header})
         self._thread.start()
 
-    def t(self, epoch: float | None = None) -> float:
+    def t(self, unix: float | None = None) -> float:
         """Seconds since the clock's origin."""
-        return round((time.time() if epoch is None else epoch) - self.origin_epoch, 6)
+        return round((time.time() if unix is None else unix) - self.origin_unix, 6)
 
-    def rebase(self, origin_epoch: float) -> None:
-        self.origin_epoch = origin_epoch
+    def rebase(self, origin_unix: float) -> None:
+        self.origin_unix = origin_unix
 
     # -- what is recorded ---------------------------------------------------------
     def write(self, event: dict[str, Any]) -> None:

@@ -6,7 +6,6 @@ takes one character per 1/rate seconds and sends it, and each word and line as i
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import string
@@ -17,16 +16,14 @@ from typing import Any
 
 import torch
 
-from live.music import seed_for
+from live.io.osc import Route
 from live.params import BoolParam, FloatParam, Param, Registry, StringParam
 from live.runtime import Runtime
-from live.scheduler import Scheduler
-from models import weights
+from live.voices.kit import ModelVoice, load_model, seed_for
 from models.text_rnn import TextConfig, TextRNN, TextSampler
 
 log = logging.getLogger("livegen.text")
 
-UNTRAINED = "random"
 MAX_PRIME_CHARS = 2000  # an audience prompt longer than this is refused
 MAX_TEMPERATURES = 16
 BUFFER_S = 0.5  # generated characters kept ready, in seconds of streaming
@@ -60,20 +57,16 @@ class TemperatureParam(Param):
         return super().schema() | {"range": [self.lo, self.hi]}
 
 
-def load_text_model(spec: dict[str, Any], device: torch.device) -> tuple[TextRNN, dict]:
+def untrained_text_model(spec: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """A small untrained char RNN over printable ASCII."""
+    vocab = "\n" + "".join(c for c in string.printable if c not in "\t\n\r\x0b\x0c")
+    cfg = TextConfig(vocab=vocab, n_embd=16, hidden=64, layers=1, dropout=0.0)
+    return TextRNN(cfg), cfg.to_dict()
+
+
+def load_text_model(spec: dict[str, Any], device: torch.device) -> tuple[Any, dict]:
     """The char RNN a voice's patch table names, and its card; runs on the engine thread."""
-    name = spec.get("model", UNTRAINED)
-    if name == UNTRAINED:
-        vocab = "\n" + "".join(c for c in string.printable if c not in "\t\n\r\x0b\x0c")
-        cfg = TextConfig(vocab=vocab, n_embd=16, hidden=64, layers=1, dropout=0.0)
-        torch.manual_seed(int(spec.get("seed", 0)))
-        model = TextRNN(cfg).to(device).eval()
-        return model, {"name": UNTRAINED, "kind": "text", "arch": cfg.to_dict(), "trained": False}
-    model, card = weights.load(name, device)
-    if card.get("kind") != "text":
-        raise weights.WeightsError(f"model {name!r} is a {card.get('kind')} model, not a text one")
-    card.setdefault("trained", True)
-    return model, card
+    return load_model("text", spec, device, untrained_text_model)
 
 
 class TextGen:
@@ -102,25 +95,20 @@ class TextGen:
         return self.sampler.next_char(t, top_p)
 
 
-class TextVoice:
+class TextVoice(ModelVoice):
     """One text voice; the event loop posts jobs, the engine fills, the scheduler streams."""
 
     kind = "text"
+    model_kind = "text"
+    untrained_note = "UNTRAINED model: expect random characters, not poetry"
 
     def __init__(self, name: str, spec: dict[str, Any], rt: Runtime) -> None:
-        self.name = name
-        self.spec = spec
-        self.rt = rt
-        self.scheduler: Scheduler = rt.extras["scheduler"]
-        self.recorder = rt.extras.get("recorder")
-        self.model = str(spec.get("model", UNTRAINED))
-        self.engine_key = f"text:{self.model}"  # engine.models is shared with other kinds
-        self.card: dict[str, Any] = {}
+        super().__init__(name, spec, rt)
+        self.scheduler = rt.scheduler
         self.gen: TextGen | None = None
         self._buffer: deque[tuple[int, str]] = deque()  # (restart number, character)
         self._lock = threading.Lock()
         self._ops: deque[str] = deque()  # primes (strings) for the next job
-        self._task: asyncio.Task | None = None
         self._word: list[str] = []
         self._line: list[str] = []
         self._next_due = 0.0
@@ -131,15 +119,11 @@ class TextVoice:
         self.gen_s = 0.0
         self.gen_chars = 0
 
-    async def load(self) -> None:
-        device = self.rt.engine.device
+    def untrained(self, spec: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
+        return untrained_text_model(spec)
 
-        def load() -> tuple[Any, dict]:
-            model, card = load_text_model(self.spec, device)
-            TextSampler(model).next_char()  # warm-up
-            return model, card
-
-        self.card = await asyncio.wrap_future(self.rt.engine.load_once(self.engine_key, load))
+    def warm_up(self, model: torch.nn.Module) -> None:
+        TextSampler(model).next_char()  # type: ignore[arg-type]
 
     def add_params(self, registry: Registry) -> None:
         p, add = f"/{self.name}", registry.add
@@ -158,7 +142,7 @@ class TextVoice:
         registry.watch(self.reset.path, lambda c: self._restart(""))
         registry.watch(self.play.path, lambda c: self._set_playing(c.value))
 
-    def routes(self) -> dict[str, Any]:
+    def osc_routes(self) -> dict[str, Route]:
         """OSC addresses that are not parameters: /text/reset needs no argument."""
         return {f"/{self.name}/reset": lambda args, sender: self.rt.registry.set(
             self.reset.path, True, source="osc")}
@@ -168,12 +152,11 @@ class TextVoice:
         self.gen = TextGen(self.rt.engine.models[self.engine_key], self.name, self.rt.seed)
         if not self._ops:  # a prime set by the patch is queued already
             self._ops.append(self.prime.value)
-        self._task = asyncio.get_running_loop().create_task(self._ticker())
+        self.start_ticker()
         self._set_playing(self.play.value)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        self.stop_ticker()
         self._set_playing(False)
 
     def _set_playing(self, on: bool) -> None:
@@ -182,41 +165,35 @@ class TextVoice:
         if self._playing:
             self._next_due = time.monotonic() + 0.05
             self.scheduler.at_time(self._next_due, self.name, self._emit)
-            self._poke()
+            self.post_job()
 
     def _restart(self, prime: str) -> None:
         with self._lock:
             self._buffer.clear()  # what the old context would have said is never said
             self._ops.append(prime)
-        self._poke()
+        self.post_job()
 
-    def _poke(self) -> None:
-        if self.gen is not None:
-            self.rt.engine.post(("text", self.name), self._job)
-
-    async def _ticker(self) -> None:
-        while True:
-            await asyncio.sleep(0.05)
-            if self._playing or self._ops:
-                self._poke()
+    def tick(self) -> None:
+        if self._playing or self._ops:
+            self.post_job()
 
     # -- the engine thread ------------------------------------------------------------------
-    def _job(self) -> None:
+    def job(self) -> None:
         gen = self.gen
         assert gen is not None
         while self._ops:
-            self._log(gen.restart(self._ops.popleft()))
+            self.log_gen(gen.restart(self._ops.popleft()))
             with self._lock:
                 self._buffer.clear()
         if not self._playing:
             return
         if gen.sampler is None:
-            self._log(gen.restart(""))
+            self.log_gen(gen.restart(""))
         settings = (self.temperature.value, self.top_p.value)
         if settings != self._last_settings:
             self._last_settings = settings
             temp = list(settings[0]) if isinstance(settings[0], tuple) else settings[0]
-            self._log({"op": "settings", "temperature": temp, "top_p": settings[1]})
+            self.log_gen({"op": "settings", "temperature": temp, "top_p": settings[1]})
         want = max(8, math.ceil(self.rate.value * BUFFER_S)) - len(self._buffer)
         t0 = time.perf_counter()
         chars = [gen.step(*settings) for _ in range(max(0, want))]
@@ -225,11 +202,6 @@ class TextVoice:
         with self._lock:
             if not self._ops:  # a prime arrived meanwhile: these belong to the old context
                 self._buffer.extend((gen.restarts, c) for c in chars)
-
-    def _log(self, record: dict[str, Any]) -> None:
-        if self.recorder is not None and self.gen is not None:
-            self.recorder.write({"type": "gen", "voice": self.name, "event": self.gen.events,
-                                 "restarts": self.gen.restarts, **record})
 
     # -- the scheduler thread ------------------------------------------------------------------
     def _emit(self, due: float) -> None:
@@ -262,23 +234,19 @@ class TextVoice:
         if kind == "char":
             self.chars_sent += 1
             self._sent.append(time.monotonic())
-        if self.recorder is not None:
-            self.recorder.text(self.name, kind, text, self.recorder.t(), restart)
+        recorder = self.rt.recorder
+        if recorder is not None:
+            recorder.text(self.name, kind, text, recorder.t(), restart)
 
     # -- status ---------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         now = time.monotonic()
         recent = [t for t in list(self._sent) if t > now - 5.0]
         cps = self.gen_chars / self.gen_s if self.gen_s > 0 else None
-        out = {
-            "kind": self.kind, "model": self.model,
-            "trained": bool(self.card.get("trained", False)),
+        return self.model_status() | {
             "events_per_s": round(len(recent) / 5.0, 3), "chars": self.chars_sent,
             "rate": self.rate.value, "playing": self._playing,
             "gen_chars_per_s": round(cps, 1) if cps else None,
             "gen_speed_x": round(cps / self.rate.value, 1) if cps else None,
         }
-        if not out["trained"]:
-            out["note"] = "UNTRAINED model: expect random characters, not poetry"
-        return out
 

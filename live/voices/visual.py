@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import threading
@@ -14,7 +13,6 @@ import numpy as np
 import torch
 
 from live import frames
-from live.latent import MODES, LatentPath
 from live.params import (
     ChoiceParam,
     FloatParam,
@@ -24,41 +22,35 @@ from live.params import (
     VectorParam,
 )
 from live.runtime import Runtime
-from models import weights
+from live.voices.kit import ModelVoice, load_model
+from live.voices.latent import MODES, LatentPath
 from models.gan import GANConfig, Generator, calibrate_batchnorm
 
 log = logging.getLogger("livegen.visual")
 
 ENCODERS_PER_VOICE = 2  # encode jobs of one voice in the pool at once
-UNTRAINED = "random"  # model name for an untrained generator (tests, first runs)
+
+
+def untrained_generator(spec: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """An untrained generator of the patch's nz and resolution, batch norm calibrated."""
+    cfg = GANConfig(nz=int(spec.get("nz", 128)), resolution=int(spec.get("resolution", 128)))
+    return calibrate_batchnorm(Generator(cfg)), cfg.to_dict()
 
 
 def load_generator(spec: dict[str, Any], device: torch.device) -> tuple[torch.nn.Module, dict]:
     """The generator a voice's patch table names, and its card; runs on the engine thread."""
-    name = spec.get("model", UNTRAINED)
-    if name == UNTRAINED:
-        cfg = GANConfig(nz=int(spec.get("nz", 128)), resolution=int(spec.get("resolution", 128)))
-        torch.manual_seed(int(spec.get("seed", 0)))
-        model = calibrate_batchnorm(Generator(cfg)).to(device).eval()
-        return model, {"name": UNTRAINED, "kind": "gan", "arch": cfg.to_dict(), "trained": False}
-    model, card = weights.load(name, device)
-    if card.get("kind") != "gan":
-        raise weights.WeightsError(f"model {name!r} is a {card.get('kind')} model, not a gan")
-    return model, card
+    return load_model("gan", spec, device, untrained_generator)
 
 
-class VisualVoice:
-    """One visual stream; the engine calls latent() and deliver() on its thread."""
+class VisualVoice(ModelVoice):
+    """One visual stream; the engine calls latent() and deliver() on its thread (see Stream)."""
 
     kind = "visual"
+    model_kind = "gan"
 
     def __init__(self, name: str, index: int, spec: dict[str, Any], rt: Runtime) -> None:
-        self.name = name
+        super().__init__(name, spec, rt)
         self.index = index  # the stream field of the frame header
-        self.spec = spec
-        self.rt = rt
-        self.model = str(spec.get("model", UNTRAINED))
-        self.card: dict[str, Any] = {}
         self.nz = 0
         self.next_due = float("inf")  # not due until started
         self.seq = 0
@@ -102,17 +94,15 @@ class VisualVoice:
         self.next_due = min(self.next_due, time.monotonic() + 1.0 / self.fps.value)
         self.rt.engine.wake()
 
+    def untrained(self, spec: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
+        return untrained_generator(spec)
+
+    def warm_up(self, model: torch.nn.Module) -> None:
+        model(torch.zeros(1, model.cfg.nz, device=self.rt.engine.device))
+
     async def load(self) -> None:
-        """Load and warm the model on the engine thread."""
-        device = self.rt.engine.device
-
-        def load() -> tuple[torch.nn.Module, dict]:
-            model, card = load_generator(self.spec, device)
-            model(torch.zeros(1, model.cfg.nz, device=device))  # warm-up
-            return model, card
-
-        self.card = await asyncio.wrap_future(
-            self.rt.engine.load_once(self.model, load, accelerate=True))  # on CUDA: half, graphs
+        """Load and warm the generator (on CUDA: half precision, graphs); nz comes from its card."""
+        await super().load()
         self.nz = int(self.card["arch"]["nz"])
 
     def begin(self) -> None:
@@ -203,16 +193,13 @@ class VisualVoice:
 
     def status(self) -> dict[str, Any]:
         arch = self.card.get("arch", {})
-        forward = self.rt.engine.forward_s.get(self.model)
-        return {
-            "kind": self.kind,
-            "model": self.model,
-            "trained": bool(self.card.get("trained", False)),
+        forward = self.rt.engine.forward_s.get(self.engine_key)
+        return self.model_status() | {
             "resolution": arch.get("resolution"),
             "fps": round(self.measured_fps(), 2),
             "target_fps": self.fps.value,
             "frames": self.seq,
             "forward_ms": round(forward * 1000, 3) if forward is not None else None,
-            "batch": self.rt.engine.batch.get(self.model),
+            "batch": self.rt.engine.batch.get(self.engine_key),
         }
 

@@ -1,4 +1,4 @@
-"""Rebuild and replay a recorded performance: `python -m live.replay DIR`.
+"""Rebuild and replay a recorded performance: `python -m live.record.replay DIR`.
 
 From events.jsonl alone it rebuilds the MIDI file (tempo map and every note). Then it runs the
 same models with the same seed through the recorded generation log (each control change as the
@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from live.recorder import midi_from_events, read_events, write_midi
+from live.record.recorder import midi_from_events, read_events, write_midi
 
 MAX_EXTRA_EVENTS = 200_000  # generating past the last record, looking for the last notes
 
@@ -27,7 +27,7 @@ MAX_EXTRA_EVENTS = 200_000  # generating past the last record, looking for the l
 def regenerate_music(name: str, spec: dict[str, Any], seed: int,
                      records: list[dict[str, Any]], notes: list[dict[str, Any]]) -> dict[str, Any]:
     """Run the voice's model through its generation log; compare notes by id."""
-    from live.music import MusicGen, Settings, load_music_model
+    from live.voices.music_gen import MusicGen, Settings, load_music_model
     from models.music_rnn import Event
 
     model, _ = load_music_model(spec, torch.device("cpu"))
@@ -74,7 +74,7 @@ def regenerate_music(name: str, spec: dict[str, Any], seed: int,
 def regenerate_text(name: str, spec: dict[str, Any], seed: int,
                     records: list[dict[str, Any]], chars: list[dict[str, Any]]) -> dict[str, Any]:
     """Each stretch of text between restarts must be the start of what the model says again."""
-    from live.text import TextGen, load_text_model
+    from live.voices.text import TextGen, load_text_model
 
     model, _ = load_text_model(spec, torch.device("cpu"))
     gen = TextGen(model, name, seed)
@@ -141,7 +141,7 @@ def replay(folder: Path, out: Path | None, regenerate: bool) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m live.replay", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m live.record.replay", description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path, help="a folder written by server.py --record")
     ap.add_argument("--out", type=Path, help="MIDI file to write (default DIR/replay.mid)")
     ap.add_argument("--no-regenerate", action="store_true",
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = replay(args.folder, args.out, not args.no_regenerate)
     except (OSError, ValueError, KeyError) as e:
-        print(f"live.replay: cannot replay {args.folder}: {e}", file=sys.stderr)
+        print(f"live.record.replay: cannot replay {args.folder}: {e}", file=sys.stderr)
         return 2
     print(json.dumps(summary, indent=1, default=str))
     if args.check:

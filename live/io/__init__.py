@@ -1,0 +1,1 @@
+"""Transports to and from the outside: HTTP and WebSocket, OSC, MIDI, the OSC note sender, Link."""

@@ -1,0 +1,324 @@
+"""The music voice: a performance-event RNN played ahead of the clock, sent by the OSC sender.
+
+Threads: the event loop takes controls and input notes and posts generation jobs; the engine
+thread runs every forward pass (MusicGen, in music_gen) a lookahead ahead of the beat and hands
+complete notes to the OSC sender process (live/io/sender.py), which sends each when due and
+confirms it; MIDI, WebSocket and the recorder follow its confirmations (music_delivery).
+Call and response lives in music_respond. Nothing here waits on another thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from dataclasses import asdict
+from typing import Any
+
+import torch
+
+from live.io.midi import MidiError, MidiOut, open_input
+from live.io.osc import Route
+from live.params import (
+    BoolParam,
+    ChoiceParam,
+    FloatParam,
+    IntParam,
+    ParamError,
+    Registry,
+)
+from live.runtime import Runtime
+from live.voices.kit import ModelVoice
+from live.voices.music_delivery import TIMETAG_LEAD_S, NoteDelivery
+from live.voices.music_gen import MusicGen, Settings, melody, phrase_events, untrained_music_model
+from live.voices.music_params import KEYS, MidiPortParam, PhraseParam
+from live.voices.music_respond import PhraseListener, answer_length, parse_input_note
+from models.music_rnn import Event, MusicSampler
+
+log = logging.getLogger("livegen.music")
+
+DELIVERIES = ("immediate", "timetag")
+RESTART_MARGIN_S = 0.15  # a restart (style, prime, answer) begins this far after now
+
+Restart = tuple[int | None, list[Event]] | None  # (step or None for soon, prime events)
+
+
+class MusicVoice(ModelVoice):
+    """One music voice; see the module docstring for who runs what."""
+
+    kind = "music"
+    model_kind = "music"
+    untrained_note = "UNTRAINED model: expect random notes, not music"
+
+    def __init__(self, name: str, spec: dict[str, Any], rt: Runtime) -> None:
+        super().__init__(name, spec, rt)
+        self.clock = rt.clock
+        self.lookahead = float(spec.get("lookahead_beats", 1.0))
+        if not 0.05 <= self.lookahead <= 16:
+            raise ValueError(f"voice {name!r}: lookahead_beats {self.lookahead} refused, "
+                             "expected 0.05 to 16")
+        delivery = spec.get("delivery", "immediate")
+        if delivery not in DELIVERIES:
+            raise ValueError(f"voice {name!r}: delivery {delivery!r} refused, expected "
+                             + " or ".join(DELIVERIES))
+        self.default_delivery = delivery
+        self.midi = MidiOut()
+        self.midi_in: Any = None  # a mido input port
+        self.notes = NoteDelivery(name, rt, self.midi)
+        self.listener = PhraseListener()
+        self.gen: MusicGen | None = None
+        self._ops: deque[tuple[str, Restart]] = deque()  # restarts and releases for the next job
+        self._active = False  # generating (playing, or answering in respond mode)
+        self._answer_end: int | None = None  # step where the current answer ends
+        self._last_settings: Settings | None = None
+        self.gen_s = 0.0  # engine time spent generating
+        self.gen_steps = 0  # steps generated
+
+    # -- set-up ---------------------------------------------------------------------
+    def untrained(self, spec: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
+        return untrained_music_model(spec)
+
+    def warm_up(self, model: torch.nn.Module) -> None:
+        MusicSampler(model).next_event()  # type: ignore[arg-type]
+
+    async def load(self) -> None:
+        """Load and warm the model; open the patch's MIDI ports (a port that fails is a warning)."""
+        await super().load()
+        self.styles = list(self.card["arch"].get("styles", ["any"]))
+        port = self.spec.get("midi_port")
+        if port:
+            try:
+                self.midi.open(str(port))
+            except MidiError as e:
+                self.midi.fail(str(e))
+                log.warning("voice %s plays on without MIDI out: %s", self.name, e)
+        port_in = self.spec.get("midi_in")
+        if port_in:
+            try:
+                self.midi_in = open_input(str(port_in), self._midi_input)
+            except MidiError as e:
+                log.warning("voice %s listens without MIDI in: %s", self.name, e)
+
+    def add_params(self, registry: Registry) -> None:
+        p, add = f"/{self.name}", registry.add
+        self.temperature = add(FloatParam(f"{p}/temperature", 1.0, "sampling temperature",
+                                          lo=0.05, hi=2.5))
+        self.top_p = add(FloatParam(f"{p}/top_p", 0.95, "nucleus: keep the most likely events "
+                                    "that together hold this probability", lo=0.05, hi=1.0))
+        self.density = add(FloatParam(f"{p}/density", 0.0, "more notes (> 0) or fewer (< 0): "
+                                      "log-odds added to note-ons", lo=-4, hi=4))
+        self.key = add(ChoiceParam(f"{p}/key", "any", "steer towards this key's scale",
+                                   choices=KEYS))
+        self.key_strength = add(FloatParam(f"{p}/key_strength", 3.0, "how hard the key steers",
+                                           lo=0, hi=10))
+        self.transpose = add(IntParam(f"{p}/transpose", 0, "semitones", lo=-24, hi=24))
+        self.style = add(ChoiceParam(f"{p}/style", self.styles[0], "style token of the model",
+                                     choices=tuple(self.styles)))
+        self.play = add(BoolParam(f"{p}/play", True, "start and stop the voice"))
+        self.channel = add(IntParam(f"{p}/channel", 1, "MIDI channel", lo=1, hi=16))
+        self.velocity = add(FloatParam(f"{p}/velocity", 1.0, "velocity scale", lo=0, hi=2))
+        self.prime = add(PhraseParam(f"{p}/prime", "MIDI pitches (or names: C4 E4 G4) the voice "
+                                     "continues from"))
+        self.respond = add(BoolParam(f"{p}/respond", False, "call and response: answer each "
+                                     f"phrase sent to {p}/in/note"))
+        self.phrase_gap = add(FloatParam(f"{p}/phrase_gap", 1.0, "beats of silence that end an "
+                                         "input phrase", lo=0.25, hi=16))
+        self.answer_beats = add(FloatParam(f"{p}/answer_beats", 0.0, "length of an answer in "
+                                           "beats; 0 = as long as the phrase", lo=0, hi=64))
+        self.delivery = add(ChoiceParam(f"{p}/delivery", self.default_delivery,
+                                        "immediate: each message when due; timetag: bundles "
+                                        f"sent {TIMETAG_LEAD_S * 1000:g} ms ahead",
+                                        choices=DELIVERIES))
+        self.panic = add(BoolParam(f"{p}/panic", False, "all notes off now (any value)"))
+        self.midi_port = add(MidiPortParam(f"{p}/midi_port", self.midi.spec or "",
+                                           "MIDI out: 'virtual', 'virtual:NAME', a port name, "
+                                           "or '' for none", opener=self._open_midi))
+        registry.watch(self.style.path, lambda c: self._restart_soon(None))
+        registry.watch(self.prime.path, lambda c: self._restart_soon(
+            (None, melody(c.value, 0.5, self.gen.spb if self.gen else 12))))
+        for param in (self.key, self.transpose, self.channel, self.delivery):
+            registry.watch(param.path, lambda c: self._release_soon())
+        registry.watch(self.play.path, lambda c: self._set_active(c.value and not
+                                                                  self.respond.value))
+        registry.watch(self.respond.path, lambda c: self._set_active(
+            self.play.value and not c.value))
+        registry.watch(self.panic.path, lambda c: self.panic_now())
+
+    def osc_routes(self) -> dict[str, Route]:
+        """OSC addresses this voice handles that are not parameters."""
+        return {f"/{self.name}/in/note": self._osc_input,
+                f"/{self.name}/panic": lambda args, sender: self.rt.registry.set(
+                    self.panic.path, True, source="osc")}
+
+    def _open_midi(self, spec: str) -> None:
+        try:
+            self.midi.open(spec or None)
+        except MidiError as e:
+            raise ParamError(f"/{self.name}/midi_port: {e}") from None
+
+    # -- life cycle -------------------------------------------------------------------
+    def begin(self) -> None:
+        self.gen = MusicGen(self.rt.engine.models[self.engine_key], self.name, self.rt.seed)
+        self.start_ticker()
+        self._set_active(self.play.value and not self.respond.value)
+
+    async def stop(self) -> None:
+        self.stop_ticker()
+        self._active = False
+        self.notes.flush()
+        for _ in range(50):  # the sender confirms the note-offs it sent: MIDI follows
+            if not self.notes.waiting():
+                break
+            await asyncio.sleep(0.01)
+        self.notes.end_left_over()  # a sender that is gone: end them here
+        self.midi.close()
+        if self.midi_in is not None:
+            self.midi_in.close()
+
+    def _set_active(self, on: bool) -> None:
+        self.notes.flush()
+        self._answer_end = None
+        self._active = bool(on)
+        if on:
+            self._ops.append(("restart", None))
+        self.post_job()
+
+    def _restart_soon(self, arg: Restart) -> None:
+        self.notes.flush()
+        self._ops.append(("restart", arg))
+        self.post_job()
+
+    def _release_soon(self) -> None:
+        self.notes.flush()
+        self._ops.append(("release", None))
+        self.post_job()
+
+    def panic_now(self) -> None:
+        """All notes off: every sounding note, then every pitch, over OSC and MIDI."""
+        self.notes.panic(self.channel.value)
+        self._ops.append(("release", None))
+        self.post_job()
+
+    # -- the event loop: a ticker posts generation jobs ------------------------------------
+    def tick_period(self) -> float:
+        return min(0.05, self.lookahead * 60.0 / self.clock.bpm / 4)
+
+    def tick(self) -> None:
+        if self.respond.value and self.play.value:
+            self._check_phrase_end()
+        if self._active or self._ops:
+            self.post_job()
+        self.notes.purge()
+
+    def _snapshot(self) -> Settings:
+        return Settings(self.temperature.value, self.top_p.value, self.density.value,
+                        self.key.value, self.key_strength.value, self.transpose.value)
+
+    # -- the engine thread ------------------------------------------------------------------
+    def _steps_soon(self) -> int:
+        """The first step a restart may use: late enough for this job to generate it and the
+        sender to get it ahead of its bundle's lead, even on a busy machine."""
+        assert self.gen is not None
+        margin = (TIMETAG_LEAD_S + RESTART_MARGIN_S) * self.clock.bpm / 60.0
+        return math.ceil((self.clock.beat_at() + margin) * self.gen.spb)
+
+    def _apply_ops(self, gen: MusicGen, soon: int) -> None:
+        while self._ops:
+            op, arg = self._ops.popleft()
+            if op == "restart" or gen.sampler is None:
+                at = arg[0] if arg and arg[0] is not None else soon
+                self.log_gen(gen.restart(max(at, soon), self.style.value, arg[1] if arg else None))
+            else:
+                self.log_gen(gen.release(soon))
+
+    def job(self) -> None:
+        gen = self.gen
+        assert gen is not None
+        flush = self.notes.flushes
+        spb = gen.spb
+        soon = self._steps_soon()
+        self._apply_ops(gen, soon)
+        if not self._active:
+            return
+        if gen.sampler is None:
+            self.log_gen(gen.restart(soon, self.style.value))
+        if gen.cursor < soon - spb:  # fell far behind (a long stall): skip ahead, never burst
+            self.log_gen(gen.release(soon))
+        settings = self._snapshot()
+        if settings != self._last_settings:
+            self._last_settings = settings
+            self.log_gen({"op": "settings", **asdict(settings)})
+        until = math.ceil((self.clock.beat_at() + self.lookahead) * spb)
+        if self._answer_end is not None:
+            until = min(until, self._answer_end)
+        t0 = time.perf_counter()
+        c0 = gen.cursor
+        notes = gen.run(settings, until, self._answer_end)
+        if self._answer_end is not None and gen.cursor >= self._answer_end:
+            notes += gen.close_all(self._answer_end)  # the answer ends here: so do its notes
+            self.log_gen({"op": "close", "step": self._answer_end})
+            self._active = False
+            self._answer_end = None
+        self.gen_s += time.perf_counter() - t0
+        self.gen_steps += gen.cursor - c0
+        timetag = self.delivery.value == "timetag"
+        for note in sorted(notes, key=lambda n: (n.start, n.id)):  # a late one still goes in order
+            self.notes.hand(note, flush, spb, self.velocity.value, self.channel.value, timetag)
+
+    # -- input notes: call and response -----------------------------------------------------
+    def _osc_input(self, args: list[Any], sender: tuple[str, int]) -> None:
+        pitch, velocity = parse_input_note(f"/{self.name}/in/note", args)
+        self.input_note(pitch, velocity, "osc")
+
+    def _midi_input(self, msg: Any) -> None:
+        """mido's callback thread: hand note-ons to the event loop."""
+        if msg.type == "note_on" and msg.velocity > 0:
+            self.rt.loop.call_soon_threadsafe(self.input_note, msg.note, msg.velocity, "midi")
+
+    def input_note(self, pitch: int, velocity: int, source: str) -> None:
+        """A note played to the voice (velocity 0 is a note-off and is only recorded)."""
+        beat = self.clock.beat_at()
+        recorder = self.rt.recorder
+        if recorder is not None:
+            recorder.write({"type": "input", "t": recorder.t(), "voice": self.name,
+                            "pitch": pitch, "velocity": velocity, "beat": round(beat, 6),
+                            "source": source})
+        if velocity == 0 or not self.respond.value or not self.play.value:
+            return
+        if self._active:  # the performer plays over an answer: the answer yields
+            self._set_active(False)
+        self.listener.add(beat, pitch, velocity)
+
+    def _check_phrase_end(self) -> None:
+        if self._active:
+            return
+        now = self.clock.beat_at()
+        phrase = self.listener.take_if_ended(now, self.phrase_gap.value)
+        if phrase is None:
+            return
+        spb = self.gen.spb if self.gen else 12
+        length = answer_length(phrase, now, self.answer_beats.value)
+        at = math.ceil(now + (TIMETAG_LEAD_S + RESTART_MARGIN_S) * self.clock.bpm / 60.0) * spb
+        self.notes.flush()
+        self._answer_end = at + int(length * spb)
+        self._active = True
+        self._ops.append(("restart", (at, phrase_events(phrase, spb))))
+        self.post_job()
+
+    # -- status -----------------------------------------------------------------------------
+    def events_per_s(self) -> float:
+        return self.notes.events_per_s()
+
+    def status(self) -> dict[str, Any]:
+        beats = self.gen_steps / (self.gen.spb if self.gen else 12)
+        music_s = beats * 60.0 / self.clock.bpm
+        return self.model_status() | {
+            "events_per_s": self.events_per_s(), "notes": self.notes.notes_sent,
+            "style": self.style.value, "playing": self._active,
+            "respond": self.respond.value, "delivery": self.delivery.value,
+            "lookahead_beats": self.lookahead, "midi": self.midi.status(),
+            "gen_speed_x": round(music_s / self.gen_s, 1) if self.gen_s > 0 else None,
+            **self.notes.counts(),
+        }

@@ -1,0 +1,179 @@
+"""The music voice's generator: deterministic notes on a step grid from a performance-event RNN.
+
+The live voice, the replay and the benchmarks all generate through MusicGen, so that the same
+model, seeds, restarts and settings (which the recorder writes) give the same notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from live.voices.kit import load_model, seed_for
+from models.music_data import COLLECTIONS
+from models.music_rnn import Event, MusicConfig, MusicRNN, MusicSampler
+
+MAX_EVENTS_PER_JOB = 4096
+STALL_EVENTS = 64  # this many events without a time shift: push time on by one step
+
+
+def untrained_music_model(spec: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """A small untrained music RNN with every style token."""
+    cfg = MusicConfig(styles=list(COLLECTIONS), n_embd=32, hidden=64, layers=1, dropout=0.0)
+    return MusicRNN(cfg), cfg.to_dict()
+
+
+def load_music_model(spec: dict[str, Any], device: torch.device) -> tuple[Any, dict]:
+    """The music RNN a voice's patch table names, and its card; runs on the engine thread."""
+    return load_model("music", spec, device, untrained_music_model)
+
+
+@dataclass
+class Settings:
+    """What a generation job reads from the controls; recorded whenever it changes."""
+
+    temperature: float = 1.0
+    top_p: float = 0.95
+    density: float = 0.0
+    key: str = "any"
+    key_strength: float = 3.0
+    transpose: int = 0
+
+
+@dataclass
+class GenNote:
+    """A complete generated note on the voice's step grid (steps from beat 0)."""
+
+    id: int
+    pitch: int
+    velocity: int
+    start: int
+    end: int
+
+
+class MusicGen:
+    """Generation state: a sampler, a cursor on the step grid and the notes not yet ended.
+
+    Deterministic given the model, the seeds and the sequence of restarts and settings (keyed
+    by event count), which is what the recorder writes: a replay gets the same notes.
+    """
+
+    def __init__(self, model: MusicRNN, voice: str, seed: int, max_note_beats: float = 4.0) -> None:
+        self.model = model
+        self.voice = voice
+        self.seed = seed
+        self.spb = model.cfg.steps_per_beat
+        self.max_note_beats = max_note_beats
+        self.restarts = 0
+        self.events = 0  # events sampled since the voice began (the replay's position)
+        self.next_id = 0
+        self.cursor = 0
+        self.velocity = 80
+        self.open: dict[int, tuple[int, int]] = {}  # output pitch -> (start step, velocity)
+        self.sampler: MusicSampler | None = None
+        self._since_shift = 0
+
+    def restart(self, at_step: int, style: str, prime: list[Event] | None = None) -> dict[str, Any]:
+        """A fresh sampler in a style (optionally primed); generation resumes at at_step."""
+        self.restarts += 1
+        self.sampler = MusicSampler(self.model, seed_for(self.seed, self.voice, self.restarts),
+                                    style=style)
+        self.sampler.max_note_beats = self.max_note_beats
+        if prime:
+            self.sampler.prime(prime)
+        self.cursor, self.open, self._since_shift = at_step, {}, 0
+        return {"op": "restart", "step": at_step, "style": style,
+                "prime": [[e.kind, e.value] for e in prime or []]}
+
+    def release(self, at_step: int) -> dict[str, Any]:
+        """Forget the notes not yet ended (they were silenced) and resume at at_step."""
+        if self.sampler is not None:
+            for pitch in list(self.sampler.sounding):  # tell the model they ended
+                self.sampler.feed(Event("note_off", pitch))
+        self.cursor, self.open, self._since_shift = at_step, {}, 0
+        return {"op": "release", "step": at_step}
+
+    def close_all(self, at: int) -> list[GenNote]:
+        """End every open note at step `at` (the end of an answer), or just after its start."""
+        notes = [self._note(p, at) for p in list(self.open)]
+        self.release(self.cursor)
+        return notes
+
+    def _note(self, pitch: int, at: int | None = None) -> GenNote:
+        start, vel = self.open.pop(pitch)
+        self.next_id += 1
+        end = self.cursor if at is None else min(self.cursor, at)
+        return GenNote(self.next_id, pitch, vel, start, max(end, start + 1))
+
+    def step(self, s: Settings) -> list[GenNote]:
+        """Sample one event; return the notes it completes."""
+        assert self.sampler is not None
+        self.events += 1
+        ev = self.sampler.next_event(s.temperature, s.top_p, s.density, s.transpose,
+                                     None if s.key == "any" else s.key, s.key_strength)
+        self._since_shift += 1
+        if ev.kind == "time_shift":
+            self.cursor += ev.value
+            self._since_shift = 0
+        elif self._since_shift >= STALL_EVENTS:  # an untrained model may never move time on
+            self.sampler.feed(Event("time_shift", 1))
+            self.cursor += 1
+            self._since_shift = 0
+        if ev.kind == "velocity":
+            self.velocity = ev.value
+        elif ev.kind == "note_on":
+            done = [self._note(ev.value)] if ev.value in self.open else []
+            self.open[ev.value] = (self.cursor, self.velocity)
+            return done
+        elif ev.kind == "note_off" and ev.value in self.open:
+            return [self._note(ev.value)]
+        return []
+
+    def run(self, s: Settings, until: int, stop_at: int | None = None) -> list[GenNote]:
+        """Generate until the cursor reaches `until` and every note begun before it has ended.
+
+        stop_at (the end of an answer) is a hard end: the caller ends what is still open.
+        """
+        out: list[GenNote] = []
+        limit = until + int(self.max_note_beats * self.spb) + self.spb
+        if stop_at is not None:
+            limit = min(limit, stop_at)
+        for _ in range(MAX_EVENTS_PER_JOB):
+            begun = any(start < until for start, _ in self.open.values())
+            if (self.cursor >= until and not begun) or self.cursor >= limit:
+                break
+            out += self.step(s)
+        return out
+
+    def run_events(self, s: Settings, n: int) -> list[GenNote]:
+        """Generate exactly n more events (a replay follows the recorded event counts)."""
+        out: list[GenNote] = []
+        for _ in range(n):
+            out += self.step(s)
+        return out
+
+
+def melody(pitches: tuple[int, ...], beats_each: float, spb: int) -> list[Event]:
+    """A prime phrase as events: each pitch held for beats_each."""
+    step = max(1, round(beats_each * spb))
+    out: list[Event] = []
+    for p in pitches:
+        out += [Event("note_on", p), Event("time_shift", step), Event("note_off", p)]
+    return out
+
+
+def phrase_events(phrase: list[tuple[float, int, int]], spb: int) -> list[Event]:
+    """Input notes (beat, pitch, velocity) -> events on the step grid, each note to the next."""
+    out: list[Event] = []
+    for i, (beat, pitch, vel) in enumerate(phrase):
+        nxt = phrase[i + 1][0] if i + 1 < len(phrase) else beat + 0.5
+        steps = max(1, round((nxt - beat) * spb))
+        out += [Event("velocity", vel), Event("note_on", pitch)]
+        while steps > 0:
+            out.append(Event("time_shift", min(steps, spb)))
+            steps -= spb
+        out.append(Event("note_off", pitch))
+    return out
+
