@@ -12,8 +12,8 @@ import sys
 
 import torch
 
+from live.voices.visual import untrained_generator
 from models import weights
-from models.gan import GANConfig, Generator, calibrate_batchnorm
 
 
 def main(argv: list[str]) -> None:
@@ -22,12 +22,11 @@ def main(argv: list[str]) -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     for spec in specs:
         name, res, base, top = spec.split(":")
-        cfg = GANConfig(resolution=int(res), g_base=int(base), g_max=int(top))
         torch.manual_seed(0)
-        model = calibrate_batchnorm(Generator(cfg).to(device))
-        weights.save(model, f"{out}/{name}", {"kind": "gan", "name": name, "arch": cfg.to_dict(),
-                                              "trained": False})
-        print(name, cfg.to_dict(), sum(p.numel() for p in model.parameters()), "parameters")
+        model, arch = untrained_generator({"resolution": res, "g_base": base, "g_max": top})
+        weights.save(model.to(device), f"{out}/{name}", {"kind": "gan", "name": name, "arch": arch,
+                                                         "trained": False})
+        print(name, arch, sum(p.numel() for p in model.parameters()), "parameters")
 
 
 if __name__ == "__main__":

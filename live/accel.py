@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from live.engine import latent_size
+
 log = logging.getLogger("livegen.accel")
 
 HALF_TOLERANCE = 4 / 255  # largest change half precision may make to an output in [-1, 1]
@@ -101,7 +103,7 @@ class Accelerator:
 
     def prepare(self, name: str, model: torch.nn.Module) -> torch.nn.Module:
         """Move to the device, halve where safe, capture the batch-1 graph; returns the model."""
-        nz = model.cfg.nz
+        nz = latent_size(model)
         # The engine thread runs in inference mode, so the model's tensors are inference
         # tensors; converted in place to half outside it they would be a broken mix. A copy
         # made outside inference mode has plain tensors throughout.
@@ -125,7 +127,7 @@ class Accelerator:
         return self._graphs[key]
 
     def _capture(self, model: torch.nn.Module, batch: int, half: bool) -> Graph:
-        nz = model.cfg.nz
+        nz = latent_size(model)
         z = torch.zeros(batch, nz, device=self.device)
         dtype = torch.float16 if half else torch.float32
         holder: dict[str, torch.Tensor] = {}

@@ -254,6 +254,7 @@ class Engine:
             if jpegs[i] is not None:
                 s.deliver_jpeg(jpegs[i], size, stamp, render_us)
             else:
+                assert pixels is not None  # a stream without its JPEG gets host pixels
                 s.deliver(pixels[i], stamp, render_us)
 
 
@@ -288,7 +289,7 @@ def trace_generator(name: str, model: torch.nn.Module, pixels: bool = False) -> 
     take can wait on the event loop or an encoder; one scripted call takes it once per frame.
     With `pixels` the call also converts to (B, H, W, 3) uint8 (the engine's use).
     """
-    nz = model.cfg.nz
+    nz = latent_size(model)
     wrapped = WithPixels(model).eval() if pixels else model
     try:
         with torch.inference_mode(False), torch.no_grad():
@@ -301,6 +302,12 @@ def trace_generator(name: str, model: torch.nn.Module, pixels: bool = False) -> 
         log.warning("TorchScript of %s failed (%s); running it eagerly", name, e)
         return model
     return TracedGenerator(traced, model.cfg, pixels)
+
+
+def latent_size(model: torch.nn.Module) -> int:
+    """nz of a generator (its GANConfig travels with it, traced or not)."""
+    cfg: Any = model.cfg
+    return int(cfg.nz)
 
 
 def pixel_tensor(images: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -202,7 +202,8 @@ class Change:
     time: float
 
 
-Listener = Callable[[Change], None]
+P = TypeVar("P", bound="Param")
+Listener = Callable[[Change], object]  # what it returns is ignored
 
 
 @dataclass
@@ -215,7 +216,7 @@ class Registry:
     _watchers: dict[str, list[Listener]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, param: Param) -> Param:
+    def add(self, param: P) -> P:
         if param.path in self.params:
             raise ValueError(f"parameter {param.path} defined twice")
         self.params[param.path] = param

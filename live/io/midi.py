@@ -21,6 +21,7 @@ class MidiError(Exception):
 
 
 def describe_failure(name: str, e: BaseException) -> str:
+    """Why a MIDI port did not open, and what to do about it."""
     if isinstance(e, ImportError):
         return (f"MIDI port {name!r} cannot open: no MIDI system here ({e}); install "
                 "python-rtmidi and run where ALSA, CoreMIDI or WinMM exists, or leave midi_port "
@@ -39,6 +40,7 @@ def open_output(spec: str) -> mido.ports.BaseOutput:
 
 
 def open_input(spec: str, callback: Callable[[mido.Message], None]) -> mido.ports.BaseInput:
+    """Open a MIDI input (virtual or named) whose messages go to callback on mido's thread."""
     virtual = spec == "virtual" or spec.startswith("virtual:")
     name = (spec.partition(":")[2] or "livegen in") if virtual else spec
     try:

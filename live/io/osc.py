@@ -18,7 +18,7 @@ from live.params import ParamError, Registry, VectorParam
 log = logging.getLogger("livegen.osc")
 
 # Handler for an address that is not a parameter (/music/in/note, say): args, sender.
-Route = Callable[[list[Any], tuple[str, int]], None]
+Route = Callable[[list[Any], tuple[str, int]], object]
 
 
 def build_message(address: str, args: Sequence[Any]) -> OscMessage:

@@ -341,6 +341,7 @@ def read_commands(stream: IO[bytes]) -> Iterator[tuple]:
 
 
 def main(argv: list[str]) -> int:
+    """The child: `python -m live.io.sender HOST:PORT...`, commands on stdin until it closes."""
     # Ctrl-C in a terminal (and `timeout`, and some supervisors) signal the whole process
     # group: the server decides when we stop, and its pipe closing tells us even if it dies.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

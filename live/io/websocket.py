@@ -199,6 +199,7 @@ class WebServer:
 
 
 def error(msg_id: Any, text: str) -> dict[str, Any]:
+    """An error reply to the message with this id."""
     return {"op": "error", "id": msg_id, "message": text}
 
 
@@ -210,8 +211,10 @@ def http_response(status: int, content_type: str, body: bytes) -> Response:
 
 
 def json_response(body: Any) -> Response:
+    """200 with a JSON body."""
     return http_response(200, "application/json", json.dumps(body, indent=1).encode())
 
 
 def text_response(status: int, text: str) -> Response:
+    """A plain-text response."""
     return http_response(status, "text/plain; charset=utf-8", text.encode())

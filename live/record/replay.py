@@ -61,13 +61,13 @@ def regenerate_music(name: str, spec: dict[str, Any], seed: int,
     same = 0
     first_diff = None
     for rec in notes:
-        n = made.get(rec["id"])
-        ok = n is not None and n.pitch == rec["pitch"] and \
-            Fraction(n.start, gen.spb) == Fraction(rec["beat"]) and \
-            Fraction(n.end - n.start, gen.spb) == Fraction(rec["beats"])
+        got = made.get(rec["id"])
+        ok = got is not None and got.pitch == rec["pitch"] and \
+            Fraction(got.start, gen.spb) == Fraction(rec["beat"]) and \
+            Fraction(got.end - got.start, gen.spb) == Fraction(rec["beats"])
         same += ok
         if not ok and first_diff is None:
-            first_diff = {"recorded": rec, "regenerated": vars(n) if n else None}
+            first_diff = {"recorded": rec, "regenerated": vars(got) if got else None}
     return {"notes": len(notes), "identical": same, "first_difference": first_diff}
 
 
@@ -106,6 +106,7 @@ def regenerate_text(name: str, spec: dict[str, Any], seed: int,
 
 
 def replay(folder: Path, out: Path | None, regenerate: bool) -> dict[str, Any]:
+    """Rebuild the MIDI file from a recording's events; with regenerate, check the notes and text."""
     events, torn = read_events(folder / "events.jsonl")
     if not events or events[0].get("type") != "header":
         raise ValueError(f"{folder / 'events.jsonl'} does not start with a header line")
@@ -141,6 +142,7 @@ def replay(folder: Path, out: Path | None, regenerate: bool) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; exit 1 (with --check) when a regenerated part differs, 2 on bad input."""
     ap = argparse.ArgumentParser(prog="python -m live.record.replay", description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path, help="a folder written by server.py --record")
     ap.add_argument("--out", type=Path, help="MIDI file to write (default DIR/replay.mid)")

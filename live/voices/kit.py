@@ -28,7 +28,7 @@ class Voice(Protocol):
     """Everything the app asks of a voice, in the order it asks."""
 
     name: str
-    kind: str
+    kind: ClassVar[str]
 
     async def load(self) -> None:
         """Load and warm the model on the engine thread."""

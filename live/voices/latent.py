@@ -47,6 +47,7 @@ def catmull_rom(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray, p3: np.ndarray,
 
 
 def smoothstep(t: float) -> float:
+    """0 to 1 with zero slope at both ends."""
     return t * t * (3 - 2 * t)
 
 
@@ -94,8 +95,8 @@ class LatentPath:
         if self.mode == "walk":
             k = math.floor(self.walk_pos)
             t = self.walk_pos - k
-            p = [self._key(k + i) for i in (-1, 0, 1, 2)]
-            return to_sphere(catmull_rom(*p, t))
+            p0, p1, p2, p3 = (self._key(k + i) for i in (-1, 0, 1, 2))
+            return to_sphere(catmull_rom(p0, p1, p2, p3, t))
         if self.mode == "loop":
             a, b = self.anchor, self.loop_b
             return to_sphere(math.cos(self.loop_angle) * a + math.sin(self.loop_angle) * b)

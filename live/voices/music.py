@@ -35,7 +35,7 @@ from live.voices.music_delivery import TIMETAG_LEAD_S, NoteDelivery
 from live.voices.music_gen import MusicGen, Settings, melody, phrase_events, untrained_music_model
 from live.voices.music_params import KEYS, MidiPortParam, PhraseParam
 from live.voices.music_respond import PhraseListener, answer_length, parse_input_note
-from models.music_rnn import Event, MusicSampler
+from models.music_rnn import Event, MusicRNN, MusicSampler
 
 log = logging.getLogger("livegen.music")
 
@@ -160,7 +160,9 @@ class MusicVoice(ModelVoice):
 
     # -- life cycle -------------------------------------------------------------------
     def begin(self) -> None:
-        self.gen = MusicGen(self.rt.engine.models[self.engine_key], self.name, self.rt.seed)
+        model = self.rt.engine.models[self.engine_key]
+        assert isinstance(model, MusicRNN)
+        self.gen = MusicGen(model, self.name, self.rt.seed)
         self.start_ticker()
         self._set_active(self.play.value and not self.respond.value)
 

@@ -149,7 +149,9 @@ class TextVoice(ModelVoice):
 
     # -- life cycle -------------------------------------------------------------------
     def begin(self) -> None:
-        self.gen = TextGen(self.rt.engine.models[self.engine_key], self.name, self.rt.seed)
+        model = self.rt.engine.models[self.engine_key]
+        assert isinstance(model, TextRNN)
+        self.gen = TextGen(model, self.name, self.rt.seed)
         if not self._ops:  # a prime set by the patch is queued already
             self._ops.append(self.prime.value)
         self.start_ticker()

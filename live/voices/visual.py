@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from live import frames
+from live.engine import latent_size
 from live.params import (
     ChoiceParam,
     FloatParam,
@@ -32,8 +33,10 @@ ENCODERS_PER_VOICE = 2  # encode jobs of one voice in the pool at once
 
 
 def untrained_generator(spec: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """An untrained generator of the patch's nz and resolution, batch norm calibrated."""
-    cfg = GANConfig(nz=int(spec.get("nz", 128)), resolution=int(spec.get("resolution", 128)))
+    """An untrained generator of the patch's size (nz, resolution, g_base, g_max), batch norm
+    calibrated so that it draws the structured noise an untrained network really makes."""
+    sizes = {k: int(spec[k]) for k in ("g_base", "g_max") if k in spec}
+    cfg = GANConfig(nz=int(spec.get("nz", 128)), resolution=int(spec.get("resolution", 128)), **sizes)
     return calibrate_batchnorm(Generator(cfg)), cfg.to_dict()
 
 
@@ -98,7 +101,7 @@ class VisualVoice(ModelVoice):
         return untrained_generator(spec)
 
     def warm_up(self, model: torch.nn.Module) -> None:
-        model(torch.zeros(1, model.cfg.nz, device=self.rt.engine.device))
+        model(torch.zeros(1, latent_size(model), device=self.rt.engine.device))
 
     async def load(self) -> None:
         """Load and warm the generator (on CUDA: half precision, graphs); nz comes from its card."""
