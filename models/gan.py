@@ -61,9 +61,16 @@ class UpBlock(nn.Module):
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         return F.relu(self.bn(self.conv(x)))
 
+    def _bn(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The BatchNorm's weight, bias, running mean and variance (all there: affine, tracked)."""
+        bn = self.bn
+        w, b, mean, var = bn.weight, bn.bias, bn.running_mean, bn.running_var
+        if w is None or b is None or mean is None or var is None:
+            raise RuntimeError("UpBlock needs an affine BatchNorm that tracks running statistics")
+        return w, b, mean, var
+
     def _key(self) -> tuple:
-        ts = (self.conv.weight, self.bn.weight, self.bn.bias, self.bn.running_mean,
-              self.bn.running_var)
+        ts = (self.conv.weight, *self._bn())
         # Inference tensors (made under inference_mode, as on the engine thread) keep no version.
         return tuple((t.data_ptr(), 0 if t.is_inference() else t._version) for t in ts)
 
@@ -75,16 +82,15 @@ class UpBlock(nn.Module):
         """
         key = self._key()
         if self._fused is None or self._fused[0] != key:
-            bn = self.bn
-            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            bn_w, bn_b, mean, var = self._bn()
+            scale = bn_w / torch.sqrt(var + self.bn.eps)
             w = self.conv.weight * scale[:, None, None, None]
             r = [m.to(w) for m in _PHASE]
             ks = [torch.einsum("pk,oikl,ql->oipq", r[a], w, r[b]).contiguous()
                   for a in (0, 1) for b in (0, 1)]
             # One conv with the four phases as output groups: a single large conv on a
             # contiguous input is much faster on the CPU than four on strided windows.
-            self._fused = (key, torch.cat(ks, 0),
-                           (bn.bias - bn.running_mean * scale)[None, :, None, None])
+            self._fused = (key, torch.cat(ks, 0), (bn_b - mean * scale)[None, :, None, None])
         _, k_all, shift = self._fused
         h, w_ = x.shape[-2:]
         c = k_all.shape[0] // 4

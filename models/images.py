@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,6 +29,8 @@ MAX_SIDE = 512  # images are shrunk to this short side when loaded: bigger adds 
 
 @dataclass
 class ImageSet:
+    """Images for training (each (3, H, W) uint8), their names, what was skipped, the source."""
+
     images: list[torch.Tensor]  # each (3, H, W) uint8
     names: list[str]
     skipped: list[str] = field(default_factory=list)  # unreadable files, with the reason
@@ -49,7 +52,7 @@ def _shrink(img, min_side: int):
     s = min(img.size)
     if s > MAX_SIDE:
         f = MAX_SIDE / s
-        img = img.resize((round(img.size[0] * f), round(img.size[1] * f)), Image.LANCZOS)
+        img = img.resize((round(img.size[0] * f), round(img.size[1] * f)), Image.Resampling.LANCZOS)
     return img
 
 
@@ -107,8 +110,10 @@ def _load_npz(p: Path, min_side: int) -> ImageSet:
 def save_npz(ims: ImageSet, path: str | Path) -> None:
     """Write the (already shrunk) images as one .npz of HxWx3 uint8 arrays."""
     buf = io.BytesIO()
-    np.savez_compressed(buf, **{f"{i:03d}_{n}": im.permute(1, 2, 0).numpy()
-                                for i, (im, n) in enumerate(zip(ims.images, ims.names, strict=True))})
+    # Any: numpy's stubs would check a key of **arrays against savez_compressed's allow_pickle
+    arrays: dict[str, Any] = {f"{i:03d}_{n}": im.permute(1, 2, 0).numpy()
+                              for i, (im, n) in enumerate(zip(ims.images, ims.names, strict=True))}
+    np.savez_compressed(buf, **arrays)
     Path(path).write_bytes(buf.getvalue())
 
 

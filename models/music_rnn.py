@@ -64,6 +64,8 @@ class Event:
 
 @dataclass(frozen=True)
 class Note:
+    """A completed note: MIDI pitch and velocity, start and length in beats."""
+
     pitch: int
     velocity: int
     start_beat: float

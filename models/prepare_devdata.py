@@ -21,6 +21,7 @@ LIMIT_MB = 40
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Copy the music cache, the images (as one .npz) and the text into devdata/."""
     ap = argparse.ArgumentParser(prog="python -m models.prepare_devdata")
     ap.add_argument("--out", type=Path, default=ROOT / "devdata")
     ap.add_argument("--music-cache", type=Path, default=DEFAULT_CACHE)

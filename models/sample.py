@@ -13,10 +13,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from models.gan import Generator
+from models.music_rnn import MusicRNN
+from models.text_rnn import TextRNN
 from models.weights import WeightsError, load
 
 
-def gan_grid(model, n: int, seed: int, truncation: float = 1.0) -> np.ndarray:
+def gan_grid(model: Generator, n: int, seed: int, truncation: float = 1.0) -> np.ndarray:
     """n images in a square-ish grid, (H, W, 3) uint8."""
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(n, model.cfg.nz, generator=gen) * truncation
@@ -33,8 +36,9 @@ def gan_grid(model, n: int, seed: int, truncation: float = 1.0) -> np.ndarray:
     return grid
 
 
-def music_notes(model, styles: list[str], events: int, seed: int, temperature: float,
+def music_notes(model: MusicRNN, styles: list[str], events: int, seed: int, temperature: float,
                 top_p: float) -> list[tuple[str, list]]:
+    """Notes of `events` events per style, the sampler carried on from style to style."""
     from models.music_rnn import MusicSampler, events_to_notes
 
     sampler = MusicSampler(model, seed=seed)
@@ -46,7 +50,7 @@ def music_notes(model, styles: list[str], events: int, seed: int, temperature: f
     return out
 
 
-def write_midi(parts: list[tuple[str, list]], path: Path, bpm: float, gap_beats: float = 2.0):
+def write_midi(parts: list[tuple[str, list]], path: Path, bpm: float, gap_beats: float = 2.0) -> None:
     """One piano track per style, the styles one after another."""
     import pretty_midi
 
@@ -101,6 +105,7 @@ def piano_roll(parts: list[tuple[str, list]], path: Path, beats: float = 32.0,
 
 
 def main(argv: list[str] | None = None) -> None:
+    """python -m models.sample: a PNG grid, a MIDI file (and piano roll) or a text excerpt."""
     ap = argparse.ArgumentParser(prog="python -m models.sample", description=__doc__.splitlines()[0])
     ap.add_argument("name")
     ap.add_argument("--out", required=True, type=Path, help="PNG, MIDI or text file ('-': stdout)")
@@ -121,12 +126,11 @@ def main(argv: list[str] | None = None) -> None:
     except WeightsError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
-    kind = card["kind"]
-    if kind == "gan":
+    if isinstance(model, Generator):
         from PIL import Image
 
         Image.fromarray(gan_grid(model, args.n, args.seed, args.truncation)).save(args.out)
-    elif kind == "music":
+    elif isinstance(model, MusicRNN):
         styles = args.style or model.cfg.styles
         try:
             parts = music_notes(model, styles, args.events, args.seed, args.temperature,
@@ -137,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         write_midi(parts, args.out, args.bpm)
         if args.roll:
             piano_roll(parts, args.roll)
-    else:
+    elif isinstance(model, TextRNN):
         from models.text_rnn import TextSampler
 
         s = TextSampler(model, seed=args.seed)
@@ -147,6 +151,9 @@ def main(argv: list[str] | None = None) -> None:
             print(text)
             return
         args.out.write_text(text)
+    else:
+        print(f"error: no sampler for a {card['kind']!r} model", file=sys.stderr)
+        raise SystemExit(2)
     print(f"wrote {args.out}")
 
 
