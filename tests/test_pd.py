@@ -23,7 +23,7 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.skipif(PD is None, reason="pd not found: install Debian puredata-core")
+@pytest.mark.skipif(PD is None, reason="pd not found: install Debian puredata-core (make deps)")
 def test_pd_patch_sets_tempo_and_receives_notes() -> None:
     pd_port = free_udp_port()
     server = start_server("--osc-out", f"127.0.0.1:{pd_port}", patch=MUSIC)
