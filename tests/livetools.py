@@ -1,10 +1,16 @@
-"""Helpers for the tests that run a real server: an OSC receiver, OSC sends, clean stops."""
+"""Helpers shared by the tests: an OSC receiver, OSC sends, frames and JSON off a WebSocket,
+clean stops, the replay command, and a started clock."""
 
 from __future__ import annotations
 
+import asyncio
+import io
+import json
 import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -13,14 +19,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pretty_midi
+from PIL import Image
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from tests.conftest import PATCHES, Server, start_server
+from live.clock import Clock
+from live.frames import unpack
+from tests.conftest import PATCHES, ROOT, Server, start_server
 
 MUSIC = PATCHES / "music.toml"
+
+
+def started_clock(bpm: float = 120.0, **kw: Any) -> Clock:
+    """A Clock whose beat 0 is now."""
+    clock = Clock(bpm=bpm, **kw)
+    clock.start()
+    return clock
 
 
 # -- a real OSC receiver ---------------------------------------------------------------------
@@ -114,6 +131,33 @@ def send(server: Server, address: str, *args: Any, reply: bool = False) -> str |
     return msg.params[0]
 
 
+# -- a WebSocket client's view ------------------------------------------------------------------
+async def recv_frames(ws, n: int, timeout: float = 20.0) -> list[tuple]:
+    """The next n binary frames (info, payload), skipping JSON messages."""
+    out = []
+    async with asyncio.timeout(timeout):
+        while len(out) < n:
+            msg = await ws.recv()
+            if isinstance(msg, bytes):
+                out.append(unpack(msg))
+    return out
+
+
+async def recv_json(ws, op: str, timeout: float = 10.0) -> dict:
+    """The next JSON message whose op is `op`, skipping everything else."""
+    async with asyncio.timeout(timeout):
+        while True:
+            msg = await ws.recv()
+            if isinstance(msg, str) and (data := json.loads(msg))["op"] == op:
+                return data
+
+
+def decode(payload: bytes) -> np.ndarray:
+    """A JPEG frame payload as float RGB pixels."""
+    return np.asarray(Image.open(io.BytesIO(payload)).convert("RGB"), dtype=np.float32)
+
+
+# -- servers and recordings ----------------------------------------------------------------------
 def server_runner(tmp_path: Path, sink: OscSink) -> Iterator[Callable[..., Server]]:
     """Fixture body: start servers that send OSC to the sink and record into tmp_path/rec."""
     started: list[Server] = []
@@ -140,6 +184,13 @@ def write_patch(tmp_path: Path, text: str) -> Path:
 def stop_cleanly(server: Server, sink: OscSink) -> None:
     assert server.stop(signal.SIGTERM) == 0, "".join(server.stderr_lines)
     time.sleep(0.3)  # the last note-offs are in flight on loopback
+
+
+def replay(folder: Path, *args: str) -> tuple[int, dict]:
+    """Run `python -m live.record.replay FOLDER ARGS`: its exit code and its JSON summary."""
+    proc = subprocess.run([sys.executable, "-m", "live.record.replay", str(folder), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else {}
 
 
 def midi_notes(rec: Path) -> list[pretty_midi.Note]:

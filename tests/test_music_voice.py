@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from collections import Counter
 from fractions import Fraction
 
 import mido
-import pytest
 
 from live.clock import NTP_UNIT
-from live.io.midi import MidiError, MidiOut, open_output
 from live.record.recorder import read_events
 from tests.livetools import (
     MUSIC,
@@ -217,50 +213,3 @@ def test_midi_in_phrase_gets_an_answer(run_server, sink, tmp_path) -> None:
     events, _ = read_events(tmp_path / "rec" / "events.jsonl")
     assert [(e["pitch"], e["source"]) for e in events if e["type"] == "input"] == \
         [(62, "midi"), (65, "midi"), (69, "midi")]
-
-
-class ListPort(mido.ports.BaseOutput):
-    """An output port that keeps what it is sent."""
-
-    def _open(self, **kwargs) -> None:
-        self.sent: list[mido.Message] = []
-
-    def _send(self, msg: mido.Message) -> None:
-        self.sent.append(msg)
-
-
-def test_midi_out_messages_and_failures() -> None:
-    out = MidiOut()
-    out.port, out.spec = ListPort("test"), "test"
-    out.note_on(3, 60, 100)
-    out.note_off(3, 60)
-    out.all_notes_off(3)
-    sent = out.port.sent
-    assert [(m.type, m.channel) for m in sent] == [("note_on", 2), ("note_off", 2),
-                                                    ("control_change", 2)]
-    assert sent[2].control == 123
-    out.close()
-    out.note_on(1, 60, 100)  # closed: nothing raised, nothing sent
-    assert out.port is None
-    # No MIDI system here (no python-rtmidi, no ALSA): a clear message, not a traceback.
-    with pytest.raises(MidiError) as e:
-        open_output("virtual")
-    assert "cannot open" in str(e.value)
-
-
-def test_generation_runs_offline_and_reports_its_speed() -> None:
-    """Figures only (no threshold): the untrained model's speed, printed for the record."""
-    import torch
-
-    from live.voices.music_gen import MusicGen, Settings, load_music_model
-
-    model, _ = load_music_model({"model": "random"}, torch.device("cpu"))
-    gen = MusicGen(model, "music", 0)
-    gen.restart(0, "bach")
-    t0 = time.perf_counter()
-    notes = gen.run(Settings(), until=12 * 32)
-    dt = time.perf_counter() - t0
-    assert gen.cursor >= 12 * 32 and all(n.end > n.start for n in notes)
-    print(json.dumps({"events": gen.events, "seconds": round(dt, 4),
-                      "x_real_time_at_120bpm": round(16.0 / dt, 1)}))
-    assert not math.isnan(dt)

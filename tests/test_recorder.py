@@ -1,12 +1,11 @@
-"""--record DIR: files that parse after SIGTERM and SIGKILL, a tempo map, and the replay."""
+"""--record DIR: files that parse after SIGTERM and SIGKILL, a tempo map, and the replay of
+what was recorded (the replay's own refusals: test_replay.py)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import signal
 import subprocess
-import sys
 import wave
 from fractions import Fraction
 from pathlib import Path
@@ -15,11 +14,11 @@ import pretty_midi
 import pytest
 
 from live.record.recorder import read_events
-from tests.conftest import ROOT
 from tests.livetools import (
     OscSink,
     assert_no_hanging_notes,
     midi_notes,
+    replay,
     send,
     stop_cleanly,
 )
@@ -31,12 +30,6 @@ def no_hanging_notes(sink: OscSink) -> bool:
     except AssertionError:
         return False
     return True
-
-
-def replay(folder: Path, *args: str) -> tuple[int, dict]:
-    proc = subprocess.run([sys.executable, "-m", "live.record.replay", str(folder), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else {}
 
 
 def test_sigterm_leaves_a_complete_recording_with_its_tempo_map(run_server, sink, tmp_path) -> None:
@@ -104,11 +97,6 @@ def test_sigkill_leaves_files_that_parse_and_events_rebuild_the_midi(run_server,
     assert sum(len(i.notes) for i in rebuilt.instruments) == len(notes)
     assert summary["ended_cleanly"] is False
     assert summary["music"]["music"]["identical"] == len(notes)
-
-
-def test_replay_refuses_a_folder_without_a_recording(tmp_path) -> None:
-    code, _ = replay(tmp_path)
-    assert code == 2
 
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")

@@ -1,10 +1,13 @@
-"""Start-up refuses broken patches and weights with a message that names the file."""
+"""The whole server process: start-up refuses broken patches, weights and options with a
+message that names the file; SIGTERM and SIGINT stop it cleanly."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ import torch
 
 from models import weights
 from models.gan import GANConfig, Generator
-from tests.conftest import ROOT
+from tests.conftest import ROOT, start_server
 
 
 def start_fails(patch: Path, *args: str) -> str:
@@ -95,3 +98,12 @@ def test_bad_command_line_values(tmp_path: Path) -> None:
         busy.listen()
         err = start_fails(patch, "--port", str(busy.getsockname()[1]))
     assert "cannot listen for HTTP/WebSocket" in err
+
+
+def test_sigterm_and_sigint_stop_cleanly() -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        srv = start_server()
+        t0 = time.monotonic()
+        assert srv.stop(sig) == 0
+        assert time.monotonic() - t0 < 10  # generous; the contract's 5 s is in bench
+        assert not any("Traceback" in line for line in srv.stderr_lines)
