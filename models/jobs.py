@@ -13,16 +13,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from models import metrics
+from models.datasets import TINYSHAKESPEARE, verify
 from models.diffaug import diff_augment
 from models.gan import Discriminator, GANConfig, Generator
 from models.images import SKIMAGE_LICENCE, CropSampler, load_images
-from models.music_data import DEFAULT_CACHE, LICENCE_NOTE, encode_notes, load_corpus
+from models.music_data import DEFAULT_CACHE, LICENCE_NOTE, encode_notes, ensure_cache, load_corpus
 from models.music_rnn import MusicConfig, MusicRNN
 from models.text_rnn import TextConfig, TextRNN
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_TEXT = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
-
+DEFAULT_TEXT = TINYSHAKESPEARE  # ships in the repository: models/data/README.md
 
 
 def clipped_step(opt: torch.optim.Optimizer, loss: torch.Tensor, model: nn.Module) -> float:
@@ -45,12 +45,14 @@ class Job:
     lr: float
     batch: int
 
-    def __init__(self, args: argparse.Namespace, device: torch.device) -> None:
+    def __init__(self, args: argparse.Namespace, device: torch.device,
+                 arch_over: dict[str, Any]) -> None:
         self.args = args
         self.device = device
         self.gen = torch.Generator().manual_seed(args.seed)  # data order; saved in checkpoints
 
     def step(self) -> dict[str, float]:
+        """One optimiser step; the losses by name (main_loss among them)."""
         raise NotImplementedError
 
     def validate(self) -> float | None:
@@ -58,22 +60,47 @@ class Job:
         return None
 
     def keep_best(self) -> None:
-        self.best.load_state_dict(self.model.state_dict())
+        """Remember the current weights as the best (only called when validate gives a loss)."""
+        raise NotImplementedError
 
     def restore_best(self) -> None:
-        self.model.load_state_dict(self.best.state_dict())
+        """Go back to the weights keep_best remembered."""
+        raise NotImplementedError
 
     def evaluate(self) -> dict[str, Any]:
+        """The held-out figures that go into the card."""
         raise NotImplementedError
 
     def export(self) -> nn.Module:
+        """The network that ships, in eval mode."""
         raise NotImplementedError
 
 
+class RNNJob(Job):
+    """The text and music jobs: one LSTM, validated, whose best weights are kept."""
+
+    model: nn.Module
+    best: nn.Module  # a copy holding the weights of the best validation so far
+
+    def keep_best(self) -> None:
+        """Copy the current weights into best."""
+        self.best.load_state_dict(self.model.state_dict())
+
+    def restore_best(self) -> None:
+        """Copy best back into the model."""
+        self.model.load_state_dict(self.best.state_dict())
+
+    def export(self) -> nn.Module:
+        """The LSTM in eval mode."""
+        return self.model.eval()
+
+
 def read_text(path: str | Path) -> str:
+    """The characters of a UTF-8 text file (at least 64); the shipped file is checksummed first."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"text file not found: {p}")
+    verify(p)
     text = p.read_text(encoding="utf-8", errors="replace")
     if not text:
         raise ValueError(f"text file {p} has no characters")
@@ -82,15 +109,19 @@ def read_text(path: str | Path) -> str:
     return text
 
 
-class TextJob(Job):
-    default_steps = 6000
+class TextJob(RNNJob):
+    """Character LSTM on a text file: first 90% train, last 10% validation."""
 
-    def __init__(self, args, device, arch_over):
-        super().__init__(args, device)
+    default_steps = 6000
+    model: TextRNN
+
+    def __init__(self, args: argparse.Namespace, device: torch.device,
+                 arch_over: dict[str, Any]) -> None:
+        super().__init__(args, device, arch_over)
         path = Path(args.data) if args.data else DEFAULT_TEXT
         text = read_text(path)
         vocab = "".join(sorted(set(text)))
-        arch = dict(vocab=vocab, n_embd=64, hidden=640, layers=2, dropout=0.25) | arch_over
+        arch: dict[str, Any] = dict(vocab=vocab, n_embd=64, hidden=640, layers=2, dropout=0.25) | arch_over
         self.model = TextRNN(TextConfig(**arch)).to(device)
         self.arch = self.model.cfg.to_dict()
         ids = torch.tensor(self.model.encode(text), dtype=torch.long)
@@ -124,22 +155,23 @@ class TextJob(Job):
         n = len(self.val_ids) if self.device.type == "cuda" else 20_000  # CPU: a prefix
         return metrics.text_nats_per_char(self.model, self.val_ids[:n], self.device)
 
-    def evaluate(self):
-        val = metrics.text_nats_per_char(self.model, self.val_ids, self.device)
-        return {"val_nats_per_char": round(val, 4), "val_chars": len(self.val_ids)}
-
-    def export(self):
-        return self.model.eval()
+    def evaluate(self) -> dict[str, Any]:
+        return metrics.text_metrics(self.model, self.train_ids, self.val_ids, self.device)
 
 
-class MusicJob(Job):
+class MusicJob(RNNJob):
+    """Performance-event LSTM on the note cache; without --data the full cache is built once."""
+
     default_steps = 6000
+    model: MusicRNN
 
-    def __init__(self, args, device, arch_over):
-        super().__init__(args, device)
-        path = Path(args.data) if args.data else DEFAULT_CACHE
+    def __init__(self, args: argparse.Namespace, device: torch.device,
+                 arch_over: dict[str, Any]) -> None:
+        super().__init__(args, device, arch_over)
+        path = Path(args.data) if args.data else ensure_cache(
+            DEFAULT_CACHE, progress=not getattr(args, "quiet", False))
         self.nc = nc = load_corpus(path)
-        arch = dict(styles=list(nc.styles), n_embd=128, hidden=384, layers=2,
+        arch: dict[str, Any] = dict(styles=list(nc.styles), n_embd=128, hidden=384, layers=2,
                     dropout=0.1) | arch_over
         self.model = MusicRNN(MusicConfig(**arch)).to(device)
         cfg = self.model.cfg
@@ -219,16 +251,16 @@ class MusicJob(Job):
                                      samples_per_style=1 if quick else 4,
                                      events=100 if quick else 400)
 
-    def export(self):
-        return self.model.eval()
-
 
 class GANJob(Job):
+    """Hinge-loss DCGAN with DiffAugment on random crops of a few images; the EMA G ships."""
+
     default_steps = 20000
     main_loss = "d_loss"
 
-    def __init__(self, args, device, arch_over):
-        super().__init__(args, device)
+    def __init__(self, args: argparse.Namespace, device: torch.device,
+                 arch_over: dict[str, Any]) -> None:
+        super().__init__(args, device, arch_over)
         self.ims = load_images(args.data or "skimage")
         arch = dict(nz=128, resolution=128, g_base=12, g_max=192, d_base=32, d_max=256,
                     d_dropout=0.0) | arch_over

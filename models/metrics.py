@@ -10,8 +10,9 @@ import torch.nn.functional as F
 
 from models.gan import GANConfig, Generator
 from models.images import CropSampler, ImageSet
-from models.music_data import NoteCorpus, encode_notes
-from models.music_rnn import MusicRNN, MusicSampler, events_to_notes
+from models.music_data import EventVocab, NoteCorpus, encode_notes, ngram_counts
+from models.music_rnn import MusicConfig, MusicRNN, MusicSampler, events_to_notes
+from models.text_rnn import TextRNN
 
 # ----------------------------------------------------------------------------- images: SWD
 
@@ -67,7 +68,9 @@ def swd(a: torch.Tensor, b: torch.Tensor, seed: int = 0, per_image: int = 64) ->
 
 
 @torch.no_grad()
-def generate(g: Generator, n: int, seed: int, device: str | torch.device, batch: int = 128):
+def generate(g: Generator, n: int, seed: int, device: str | torch.device,
+             batch: int = 128) -> torch.Tensor:
+    """n images of g from latents of a fixed seed, (n, 3, R, R) float on the CPU."""
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(n, g.cfg.nz, generator=gen)
     g.eval()
@@ -110,6 +113,37 @@ def text_nats_per_char(model, ids: torch.Tensor, device: str | torch.device = "c
     return total / (n * streams)
 
 
+def text_baselines(train_ids: torch.Tensor, val_ids: torch.Tensor, vocab: int) -> dict[str, float]:
+    """Unigram (add-one) and bigram (interpolated) nats per character of val under train's counts.
+
+    The bigram's weight is the best of a few on val itself: the strongest such baseline.
+    """
+    tr = train_ids.numpy().astype(np.int64)
+    va = val_ids.numpy().astype(np.int64)
+    uni = np.bincount(tr[1:], minlength=vocab).astype(float) + 1
+    pu = uni / uni.sum()
+    big = np.zeros((vocab, vocab))
+    np.add.at(big, (tr[:-1], tr[1:]), 1)
+    rows = big.sum(1, keepdims=True)
+    pb = np.divide(big, rows, out=np.zeros_like(big), where=rows > 0)
+    prev, nxt = va[:-1], va[1:]
+    out = {"unigram_nats_per_char": float(-np.log(pu[nxt]).mean())}
+    out["bigram_nats_per_char"] = min(
+        float(-np.log(lam * pb[prev, nxt] + (1 - lam) * pu[nxt]).mean())
+        for lam in (0.5, 0.7, 0.8, 0.9, 0.95, 0.98))
+    return out
+
+
+def text_metrics(model: TextRNN, train_ids: torch.Tensor, val_ids: torch.Tensor,
+                 device: str | torch.device = "cpu") -> dict[str, float]:
+    """Validation nats per character beside the unigram and bigram baselines of the data."""
+    out: dict[str, float] = {"val_nats_per_char": round(text_nats_per_char(model, val_ids, device), 4),
+                             "val_chars": len(val_ids)}
+    base = text_baselines(train_ids, val_ids, len(model.cfg.vocab))
+    out.update({k: round(v, 4) for k, v in base.items()})
+    return out
+
+
 # ----------------------------------------------------------------------------- music
 
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -145,7 +179,8 @@ def key_stats(pitch_lists: list[np.ndarray]) -> tuple[np.ndarray, float]:
     return np.mean(hists, axis=0), inkey / max(total, 1)
 
 
-def music_streams(nc: NoteCorpus, vocab, tick_div: int, val: bool) -> list[np.ndarray]:
+def music_streams(nc: NoteCorpus, vocab: EventVocab, tick_div: int, val: bool) -> list[np.ndarray]:
+    """Event tokens of the held-out (val) or the training pieces."""
     return [encode_notes(nc.piece(i), vocab, int(nc.piece_style[i]), tick_div)
             for i in range(len(nc)) if nc.is_val(i) == val]
 
@@ -173,19 +208,17 @@ def music_ce(model: MusicRNN, seqs: list[np.ndarray], device, batch: int = 32,
     return tot / max(cnt, 1)
 
 
-def ngram_baselines(train: list[np.ndarray], val: list[np.ndarray], v: int,
+def ngram_baselines(uni_counts: np.ndarray, big: np.ndarray, val: list[np.ndarray],
                     style0: int) -> dict[str, float]:
-    """Unigram (add-one) and bigram (interpolated with the unigram) cross-entropy on val."""
-    uni = np.ones(v)
-    big = np.zeros((v, v))
-    for s in train:
-        s = s.astype(np.int64)
-        np.add.at(uni, s[1:], 1)
-        np.add.at(big, (s[:-1], s[1:]), 1)
+    """Unigram (add-one) and bigram (interpolated with the unigram) cross-entropy on val.
+
+    uni_counts (V,) and big (V, V) count the training targets and token pairs.
+    """
+    uni = uni_counts.astype(float) + 1  # add-one
     uni[style0:] = 0
     pu = uni / uni.sum()
     rows = big.sum(1, keepdims=True)
-    pb = np.divide(big, rows, out=np.zeros_like(big), where=rows > 0)
+    pb = np.divide(big, rows, out=np.zeros_like(big, dtype=float), where=rows > 0)
     prev = np.concatenate([s[:-1] for s in val]).astype(np.int64)
     nxt = np.concatenate([s[1:] for s in val]).astype(np.int64)
     keep = nxt < style0
@@ -199,17 +232,34 @@ def ngram_baselines(train: list[np.ndarray], val: list[np.ndarray], v: int,
     return out
 
 
+def _train_counts(nc: NoteCorpus, cfg: MusicConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(unigram, bigram) counts of the training pieces: from the pieces, or a held-out cache's."""
+    key = (cfg.vocab.n_styles, cfg.max_shift, cfg.n_velocity, cfg.steps_per_beat)
+    if any(not nc.is_val(i) for i in range(len(nc))):
+        return ngram_counts(nc, cfg.vocab, cfg.steps_per_beat).dense(cfg.vocab.size)
+    if nc.ngram is None:
+        raise ValueError("the music data has no training pieces and no n-gram counts for the "
+                         "baselines: pass the full cache (python -m models.music_data)")
+    if nc.ngram.key != key:
+        raise ValueError(f"the held-out cache's n-gram counts are for the vocabulary {nc.ngram.key} "
+                         f"(styles, max_shift, n_velocity, steps_per_beat), the model's is {key}: "
+                         "pass the full cache (python -m models.music_data)")
+    return nc.ngram.dense(cfg.vocab.size)
+
+
 def music_metrics(model: MusicRNN, nc: NoteCorpus, device="cpu", samples_per_style: int = 4,
                   events: int = 400, seed: int = 0) -> dict[str, float]:
     """Validation CE beside unigram/bigram baselines; pitch-class and key figures of samples."""
     cfg = model.cfg
     tick_div = nc.ticks_per_beat // cfg.steps_per_beat
-    train, val = music_streams(nc, cfg.vocab, tick_div, False), music_streams(nc, cfg.vocab,
-                                                                             tick_div, True)
+    val = music_streams(nc, cfg.vocab, tick_div, True)
+    if not val:
+        raise ValueError("the music data has no held-out pieces")
     val = [s[:2049] for s in val]  # long pieces: their first 2048 events, for model and n-grams
     out: dict[str, float] = {"val_pieces": len(val), "val_events": int(sum(len(s) - 1 for s in val))}
     out["val_ce"] = music_ce(model, val, device)
-    out.update(ngram_baselines(train, val, cfg.vocab.size, cfg.vocab.style0))
+    uni, big = _train_counts(nc, cfg)
+    out.update(ngram_baselines(uni, big, val, cfg.vocab.style0))
     out["vs_bigram"] = 1 - out["val_ce"] / out["bigram_ce"]
     corpus_pitches = [nc.piece(i)[:, 0] for i in range(len(nc)) if nc.is_val(i)]
     h_corpus, inkey_corpus = key_stats(corpus_pitches)
