@@ -1,6 +1,6 @@
 """Train a GAN, a music LSTM or a text LSTM; ship NAME.safetensors and its card NAME.json.
 
-    python -m models.train text --data ../shared/data/tinyshakespeare.txt --name shakespeare
+    python -m models.train text --data models/data/tinyshakespeare.txt --name shakespeare
     python -m models.train music --data .cache/music21_notes.npz --name corpus --steps 20000
     python -m models.train gan --data skimage --name textures --max-minutes 30 --resume
 """
@@ -25,12 +25,13 @@ import torch
 from models.ckpt import load_checkpoint, save_checkpoint
 from models.device import pick_device
 from models.jobs import JOBS, Job
-from models.weights import WEIGHTS_DIR, paths, save
+from models.weights import WEIGHTS_DIR, apply_bar, paths, save
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line of python -m models.train."""
     ap = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.splitlines()[0])
     ap.add_argument("kind", choices=sorted(JOBS))
     ap.add_argument("--data", help="text file; music cache .npz; image folder, .npz or 'skimage'")
@@ -83,7 +84,66 @@ def _stop_on_signal() -> tuple[list[str], dict]:
     return stop, {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
-def train(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
+class Progress:
+    """The training bar. Without --max-minutes it counts steps; with a time budget it counts
+    seconds, its total the budget or, when the steps would run out first at the rate so far,
+    that projected time: either way its ETA is when the run will stop. --quiet: a log line
+    every 30 seconds instead."""
+
+    def __init__(self, args: argparse.Namespace, steps: int, start: int, elapsed: float,
+                 budget: float) -> None:
+        from tqdm import tqdm
+
+        self.args, self.steps, self.start = args, steps, start
+        self.elapsed0, self.budget = elapsed, budget
+        self.timed = budget < math.inf
+        self.t_start = self.last_log = time.time()
+        desc = f"{args.kind}:{args.name}"
+        if self.timed:
+            self.bar = tqdm(total=budget, initial=min(elapsed, budget), desc=desc, unit="s",
+                            disable=args.quiet, mininterval=1.0, dynamic_ncols=True,
+                            bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f}s "
+                                       "[{elapsed}<{remaining}{postfix}]")
+        else:
+            self.bar = tqdm(total=steps, initial=start, desc=desc, unit="step",
+                            disable=args.quiet, mininterval=1.0, dynamic_ncols=True)
+
+    def update(self, done: int, elapsed: float, logs: dict[str, float]) -> None:
+        """After step `done` (counted from 1), elapsed seconds of budget in all."""
+        post = {k: f"{v:.3f}" for k, v in logs.items()}
+        if self.timed:
+            ran, spent = done - self.start, elapsed - self.elapsed0
+            total = self.budget
+            if ran > 0 and spent > 0:  # whichever runs out first: the budget or the steps
+                total = min(total, elapsed + (self.steps - done) * spent / ran)
+            self.bar.set_postfix({"step": f"{done}/{self.steps}", **post}, refresh=False)
+            self.bar.total = max(total, elapsed)
+            self.bar.update(elapsed - self.bar.n)
+        else:
+            self.bar.set_postfix(post, refresh=False)
+            self.bar.update(1)
+        now = time.time()
+        if self.args.quiet and now - self.last_log > 30:
+            budget = f" {elapsed:.0f}/{self.budget:.0f}s" if self.timed else ""
+            print(f"{self.args.kind}:{self.args.name} step {done}/{self.steps}{budget} "
+                  + " ".join(f"{k}={v:.4f}" for k, v in logs.items())
+                  + f" {(done - self.start) / max(now - self.t_start, 1e-9):.2f} step/s", flush=True)
+            self.last_log = now
+
+    def write(self, msg: str) -> None:
+        """A log line that does not break the bar."""
+        if self.bar.disable:
+            print(msg, flush=True)
+        else:
+            self.bar.write(msg)
+
+    def close(self) -> None:
+        """End the bar (at the point reached)."""
+        self.bar.close()
+
+
+def make_job(args: argparse.Namespace) -> tuple[Job, torch.device]:
+    """Threads, device, seed, --arch overrides, and the job of args.kind."""
     if args.threads:
         torch.set_num_threads(args.threads)
     device = pick_device(args.device)
@@ -99,128 +159,162 @@ def train(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
             arch_over[k] = json.loads(v)
         except json.JSONDecodeError:
             arch_over[k] = v
-    job: Job = JOBS[args.kind](args, device, arch_over)
-    steps = args.steps or job.default_steps
-    ckpt = args.ckpt_dir / args.name
-    gens = {"data": job.gen}
-    start, elapsed, best = 0, 0.0, None
-    if args.resume and (ckpt / "state.json").is_file():
-        meta = load_checkpoint(ckpt, job.modules, job.opts, gens)
-        if meta["arch"] != job.arch:
-            raise SystemExit(f"checkpoint {ckpt} has another architecture: {meta['arch']}")
-        start, elapsed, best = meta["step"], meta["elapsed"], meta.get("best_val")
-        print(f"resumed {args.name} at step {start} ({elapsed:.0f}s trained)", flush=True)
-    elif args.resume:
-        print(f"no checkpoint in {ckpt}: starting afresh", flush=True)
+    return JOBS[args.kind](args, device, arch_over), device
 
-    def checkpoint(step: int) -> None:
-        save_checkpoint(ckpt, job.modules, job.opts, gens,
-                        {"step": step, "elapsed": elapsed, "best_val": best, "arch": job.arch,
-                         "kind": args.kind,
-                         "steps": steps, "command": argv})
 
-    from tqdm import tqdm
+class Run:
+    """One training run's state: the step loop, checkpoints, and what ships at the end."""
 
-    bar = tqdm(total=steps, initial=start, desc=f"{args.kind}:{args.name}", unit="step",
-               disable=args.quiet, mininterval=1.0, dynamic_ncols=True)
-    budget = args.max_minutes * 60 if args.max_minutes else math.inf
-    stop, old_handlers = _stop_on_signal()
-    t_last, step, loss_ema = time.time(), start, None
-    t_start = t_last
-    last_log = time.time()
-    for step in range(start, steps):
-        frac_t = elapsed / budget if budget < math.inf else 0.0
+    def __init__(self, args: argparse.Namespace, argv: list[str]) -> None:
+        self.args, self.argv = args, argv
+        self.job, self.device = make_job(args)
+        self.steps = args.steps or self.job.default_steps
+        self.ckpt = args.ckpt_dir / args.name
+        self.gens = {"data": self.job.gen}
+        self.start, self.elapsed, self.best = 0, 0.0, None
+        self.loss_ema: float | None = None
+        self.t_last = time.time()
+        if args.resume and (self.ckpt / "state.json").is_file():
+            meta = load_checkpoint(self.ckpt, self.job.modules, self.job.opts, self.gens)
+            if meta["arch"] != self.job.arch:
+                raise SystemExit(f"checkpoint {self.ckpt} has another architecture: {meta['arch']}")
+            self.start, self.elapsed, self.best = meta["step"], meta["elapsed"], meta.get("best_val")
+            print(f"resumed {args.name} at step {self.start} ({self.elapsed:.0f}s trained)", flush=True)
+        elif args.resume:
+            print(f"no checkpoint in {self.ckpt}: starting afresh", flush=True)
+
+    def checkpoint(self, step: int) -> None:
+        """Save modules, optimizers, generators and the clock at `step`."""
+        save_checkpoint(self.ckpt, self.job.modules, self.job.opts, self.gens,
+                        {"step": step, "elapsed": self.elapsed, "best_val": self.best,
+                         "arch": self.job.arch, "kind": self.args.kind,
+                         "steps": self.steps, "command": self.argv})
+
+    def one_step(self, step: int, frac_t: float) -> dict[str, float]:
+        """Learning rates for `step`, one optimiser step, the clock and the loss average."""
+        job = self.job
         for opt in job.opts.values():
             for g in opt.param_groups:
-                g["lr"] = lr_at(job.lr, step, steps, frac_t) * g.get("lr_scale", 1.0)
+                g["lr"] = lr_at(job.lr, step, self.steps, frac_t) * g.get("lr_scale", 1.0)
         logs = job.step()
         now = time.time()
-        elapsed += now - t_last
-        t_last = now
+        self.elapsed += now - self.t_last  # wall-clock: validation and checkpoints count too
+        self.t_last = now
         loss = logs[job.main_loss]
-        loss_ema = loss if loss_ema is None else 0.98 * loss_ema + 0.02 * loss
+        self.loss_ema = loss if self.loss_ema is None else 0.98 * self.loss_ema + 0.02 * loss
         if not math.isfinite(loss):
             raise SystemExit(f"loss is {loss} at step {step}: stopping (lower --lr?)")
-        bar.update(1)
-        bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()}, refresh=False)
-        if args.quiet and now - last_log > 30:
-            print(f"{args.kind}:{args.name} step {step + 1}/{steps} "
-                  + " ".join(f"{k}={v:.4f}" for k, v in logs.items())
-                  + f" {(step + 1 - start) / max(now - t_start, 1e-9):.2f} step/s", flush=True)
-            last_log = now
-        if args.val_every and (step + 1) % args.val_every == 0:
-            val = job.validate()  # its time counts in the budget: the budget is wall-clock
-            if val is not None:
-                if best is None or val < best:
-                    best = val
-                    job.keep_best()
-                print(f"{args.kind}:{args.name} step {step + 1} val {val:.4f} best {best:.4f}",
+        return logs
+
+    def validate(self, done: int) -> None:
+        """A held-out loss; the best weights so far are kept."""
+        val = self.job.validate()  # its time counts in the budget: the budget is wall-clock
+        if val is not None:
+            if self.best is None or val < self.best:
+                self.best = val
+                self.job.keep_best()
+            print(f"{self.args.kind}:{self.args.name} step {done} val {val:.4f} best {self.best:.4f}",
+                  flush=True)
+
+    def loop(self) -> int:
+        """Train until the steps, the budget, a signal or --stop-at; the steps done in all."""
+        args = self.args
+        budget = args.max_minutes * 60 if args.max_minutes else math.inf
+        bar = Progress(args, self.steps, self.start, self.elapsed, budget)
+        stop, old_handlers = _stop_on_signal()
+        done, self.t_last = self.start, time.time()
+        try:
+            for step in range(self.start, self.steps):
+                logs = self.one_step(step, self.elapsed / budget if budget < math.inf else 0.0)
+                done = step + 1
+                if args.val_every and done % args.val_every == 0:
+                    self.validate(done)
+                if done % args.ckpt_every == 0:
+                    self.checkpoint(done)
+                bar.update(done, self.elapsed, logs)
+                if self.elapsed > budget:
+                    bar.write(f"time budget reached at step {done}")
+                    break
+                if stop:
+                    bar.write(f"{stop[0]} received: stopping at step {done}, saving")
+                    break
+                if args.stop_at and done >= args.stop_at:
+                    break
+        finally:
+            for sig, h in old_handlers.items():
+                signal.signal(sig, h)
+            bar.close()
+        return done
+
+    def finish(self, done: int) -> dict[str, Any]:
+        """Checkpoint, restore the best weights, write the weights and card, evaluate."""
+        args, job = self.args, self.job
+        self.checkpoint(done)
+        metrics: dict[str, Any] = {"train_loss_ema": round(self.loss_ema, 4) if self.loss_ema else None}
+        last = job.validate() if self.best is not None else None
+        if last is not None and self.best is not None and self.best < last:
+            job.restore_best()  # over-fitted since: ship the best validated weights
+            metrics["restored_best_val"] = round(self.best, 4)
+        if args.save_dtype == "float16":  # evaluate exactly what ships: round first
+            with torch.no_grad():
+                for t in job.export().state_dict().values():
+                    if t.is_floating_point():
+                        t.copy_(t.half().float())
+        module = job.export()
+        shipped = copy.deepcopy(module).half() if args.save_dtype == "float16" else module
+        card = self.card(module, done, metrics)
+        dest = str(args.out_dir / args.name)
+        save(shipped, dest, card)  # weights first: a run cut short during evaluation keeps them
+        if not args.no_eval:  # without evaluation the card has no below_bar: quality unknown
+            t0 = time.time()
+            metrics.update(job.evaluate())
+            metrics["eval_time_s"] = round(time.time() - t0, 1)
+            apply_bar(card)
+            if card.get("below_bar"):
+                print(f"warning: {args.name} is below its quality bar: {card['bar']['note']}",
                       flush=True)
-        if (step + 1) % args.ckpt_every == 0:
-            checkpoint(step + 1)
-        if elapsed > budget:
-            print(f"time budget reached at step {step + 1}", flush=True)
-            break
-        if stop:
-            print(f"{stop[0]} received: stopping at step {step + 1}, saving", flush=True)
-            break
-        if args.stop_at and step + 1 >= args.stop_at:
-            break
-    else:
-        step = steps - 1 if steps > start else start - 1
-    for sig, h in old_handlers.items():
-        signal.signal(sig, h)
-    bar.close()
-    if args.stop_at and step + 1 >= args.stop_at and step + 1 < steps:
-        checkpoint(step + 1)  # as if killed: a checkpoint, no weights
-        return {"stopped_at": step + 1}
-    done = step + 1
-    checkpoint(done)
-    metrics: dict[str, Any] = {"train_loss_ema": round(loss_ema, 4) if loss_ema else None}
-    last = job.validate() if best is not None else None
-    if last is not None and best is not None and best < last:
-        job.restore_best()  # over-fitted since: ship the best validated weights
-        metrics["restored_best_val"] = round(best, 4)
-    if args.save_dtype == "float16":  # evaluate exactly what ships: round first
-        with torch.no_grad():
-            for t in job.export().state_dict().values():
-                if t.is_floating_point():
-                    t.copy_(t.half().float())
-    module = job.export()
-    shipped = copy.deepcopy(module).half() if args.save_dtype == "float16" else module
-    card = {
-        "name": args.name,
-        "kind": args.kind,
-        "arch": job.arch,
-        "data": job.data_info,
-        "steps": done,
-        "batch": job.batch,
-        "train_time_s": round(elapsed, 1),
-        "metrics": metrics,
-        "command": "python -m models.train " + shlex.join(argv),
-        "device": device.type + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda"
-                                 else ""),
-        "torch": torch.__version__,
-        "params": sum(p.numel() for p in module.parameters()),
-        "dtype": args.save_dtype,
-        "trained": True,
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    dest = str(args.out_dir / args.name)
-    save(shipped, dest, card)  # weights first: a run cut short during evaluation keeps them
-    if not args.no_eval:
-        t0 = time.time()
-        metrics.update(job.evaluate())
-        metrics["eval_time_s"] = round(time.time() - t0, 1)
-        st, cp = save(shipped, dest, card)
-    else:
-        st, cp = paths(dest)
-    print(json.dumps({"event": "saved", "weights": str(st), "card": str(cp), "steps": done,
-                      "metrics": metrics}), flush=True)
-    return card
+            st, cp = save(shipped, dest, card)
+        else:
+            st, cp = paths(dest)
+        print(json.dumps({"event": "saved", "weights": str(st), "card": str(cp), "steps": done,
+                          "metrics": metrics, "below_bar": card.get("below_bar")}), flush=True)
+        return card
+
+    def card(self, module: torch.nn.Module, done: int, metrics: dict[str, Any]) -> dict[str, Any]:
+        """The JSON card of what ships (metrics is filled in later by evaluation)."""
+        args, device = self.args, self.device
+        return {
+            "name": args.name,
+            "kind": args.kind,
+            "arch": self.job.arch,
+            "data": self.job.data_info,
+            "steps": done,
+            "batch": self.job.batch,
+            "train_time_s": round(self.elapsed, 1),
+            "metrics": metrics,
+            "command": "python -m models.train " + shlex.join(self.argv),
+            "device": device.type + (f" ({torch.cuda.get_device_name()})" if device.type == "cuda"
+                                     else ""),
+            "torch": torch.__version__,
+            "params": sum(p.numel() for p in module.parameters()),
+            "dtype": args.save_dtype,
+            "trained": True,
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+
+
+def train(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
+    """One training run from parsed arguments; the card written (or {'stopped_at': N})."""
+    run = Run(args, argv)
+    done = run.loop()
+    if args.stop_at and done >= args.stop_at and done < run.steps:
+        run.checkpoint(done)  # as if killed: a checkpoint, no weights
+        return {"stopped_at": done}
+    return run.finish(done)
 
 
 def main(argv: list[str] | None = None) -> None:
+    """python -m models.train: errors in the data become one line and exit status 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     try:

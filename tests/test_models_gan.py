@@ -75,6 +75,8 @@ def test_train_card_resume(image_dir: Path, tmp_path: Path) -> None:
                      tmp_path)
     assert card["arch"]["resolution"] == 32 and len(card["data"]["skipped"]) == 1
     assert {"swd", "swd_real_vs_real", "swd_untrained", "gap_closed"} <= set(card["metrics"])
+    assert isinstance(card["below_bar"], bool) and card["bar"]["metric"] == "gap_closed"
+    assert card["bar"]["min"] == 0.5 and card["bar"]["value"] == card["metrics"]["gap_closed"]
     g, _ = weights.load(str(tmp_path / "w" / "g"))
     assert g(torch.randn(2, 16)).shape == (2, 3, 32, 32)
     assert resume_matches(["gan", "--data", str(image_dir)] + TINY, tmp_path, 4)
@@ -127,3 +129,15 @@ def test_fast_inference_path_matches() -> None:
         g.blocks[0].conv.weight.mul_(1.5)  # a weight changes: the folded copy is rebuilt
         fast = g(z)
     assert torch.allclose(fast, g(z), atol=1e-5)
+
+
+def test_quality_bar_of_a_gan() -> None:
+    card = weights.apply_bar({"kind": "gan", "metrics": {"gap_closed": -0.04}})
+    assert card["below_bar"] is True
+    assert card["bar"] == {"metric": "gap_closed", "value": -0.04, "min": 0.5,
+                           "note": "closed -4% of the gap between untrained and real (bar: 50%)"}
+    assert weights.quality_note(card) == card["bar"]["note"]
+    good = weights.apply_bar({"kind": "gan", "metrics": {"gap_closed": 0.9}})
+    assert good["below_bar"] is False and weights.quality_note(good) is None
+    unknown = weights.apply_bar({"kind": "gan", "metrics": {"train_loss_ema": 1.0}, "below_bar": True})
+    assert "below_bar" not in unknown and weights.quality_note(unknown) is None  # --no-eval

@@ -15,6 +15,8 @@ from models.music_data import (
     NoteCorpus,
     build_cache,
     encode_notes,
+    ensure_cache,
+    heldout_corpus,
     load_corpus,
     save_corpus,
 )
@@ -72,6 +74,8 @@ def test_train_card_resume_and_metrics(tmp_path: Path) -> None:
     assert {"val_ce", "bigram_ce", "unigram_ce", "pc_hist_distance",
             "in_key_fraction"} <= set(card["metrics"])
     assert "license.txt" in card["data"]["licence"]
+    assert isinstance(card["below_bar"], bool) and card["bar"]["metric"] == "val_ce"
+    assert card["bar"]["max"] == pytest.approx(0.9 * card["metrics"]["bigram_ce"], abs=1e-4)
     assert resume_matches(["music", "--data", data] + TINY, tmp_path, 6)
 
 
@@ -127,7 +131,7 @@ def test_sampler_is_deterministic() -> None:
 
 
 def test_cache_skips_and_counts_bad_files(tmp_path: Path) -> None:
-    pytest.importorskip("music21")
+    pytest.importorskip("music21", reason="music21 is not installed (make install: the dev extra)")
     root = tmp_path / "corpus"
     (root / "tunes").mkdir(parents=True)
     (root / "tunes" / "good.abc").write_text(
@@ -165,3 +169,82 @@ def test_shipped_weights_evaluate_and_sample(tmp_path: Path) -> None:
     import pretty_midi
 
     assert pretty_midi.PrettyMIDI(str(out)).instruments[0].notes
+
+
+def test_heldout_cache_gives_the_full_cache_figures(tmp_path: Path) -> None:
+    from models.metrics import music_metrics
+
+    full = load_corpus(tiny_corpus(tmp_path / "full.npz", n=60))
+    assert sum(full.is_val(i) for i in range(len(full))) == 2  # down/21 and down/55
+    save_corpus(heldout_corpus(full), tmp_path / "held.npz")
+    held = load_corpus(tmp_path / "held.npz")
+    assert len(held) == 2 and all(held.is_val(i) for i in range(len(held)))
+    assert held.ngram is not None and held.ngram.train_pieces == 58
+    torch.manual_seed(0)
+    m = MusicRNN(MusicConfig(styles=["up", "down"], hidden=16, n_embd=8)).eval()
+    a = music_metrics(m, full, samples_per_style=1, events=50)
+    b = music_metrics(m, held, samples_per_style=1, events=50)
+    for k in ("val_pieces", "val_events", "val_ce", "unigram_ce", "bigram_ce", "vs_bigram"):
+        assert a[k] == b[k], k
+    other = MusicRNN(MusicConfig(styles=["up", "down"], max_shift=6, hidden=16, n_embd=8)).eval()
+    with pytest.raises(ValueError, match="vocabulary"):
+        music_metrics(other, held, samples_per_style=1, events=10)
+    with pytest.raises(ValueError, match="no training pieces"):
+        MusicJob(argparse.Namespace(data=str(tmp_path / "held.npz"), seq=48, batch=4, lr=None,
+                                    seed=0), torch.device("cpu"), {"hidden": 8, "n_embd": 4})
+
+
+def test_cache_is_built_on_first_use(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    import models.music_data as md
+
+    pytest.importorskip("music21", reason="music21 is not installed (make install: the dev extra)")
+    root = tmp_path / "corpus"
+    (root / "tunes").mkdir(parents=True)
+    for k in range(3):
+        (root / "tunes" / f"t{k}.abc").write_text(
+            f"X:1\nT:Scale {k}\nM:4/4\nL:1/8\nK:C\nCDEF GABc|cBAG FEDC|]\n")
+    cols = {"folk": (("tunes",), (".abc",), 10)}
+    out = tmp_path / "cache.npz"
+    cut = md.build_cache(out, max_minutes=0.0, root=root, collections=cols, progress=False)
+    assert not cut.complete and len(cut) == 1  # the budget ran out after one tune
+    assert ensure_cache(out, progress=False, root=root, collections=cols) == out
+    done = load_corpus(out)
+    assert done.complete and len(done) == 3
+    monkeypatch.setattr(md, "build_cache", lambda *a, **k: pytest.fail("rebuilt a complete cache"))
+    ensure_cache(out, root=root, collections=cols)
+    monkeypatch.setitem(sys.modules, "music21", None)  # as if not installed
+    with pytest.raises(FileNotFoundError, match="music21 is not installed"):
+        ensure_cache(tmp_path / "absent.npz")
+
+
+def test_training_without_data_builds_the_default_cache(tmp_path: Path, monkeypatch) -> None:
+    import models.jobs as jobs
+
+    calls = []
+
+    def fake_ensure(path: Path, progress: bool = True) -> Path:
+        calls.append((path, progress))
+        return tiny_corpus(tmp_path / "built.npz")
+
+    monkeypatch.setattr(jobs, "ensure_cache", fake_ensure)
+    ns = argparse.Namespace(data=None, seq=48, batch=4, lr=None, seed=0, quiet=True)
+    job = MusicJob(ns, torch.device("cpu"), {"hidden": 8, "n_embd": 4})
+    assert calls == [(jobs.DEFAULT_CACHE, False)] and job.data_info["pieces"] == 40
+
+
+def test_shipped_heldout_cache_reproduces_the_card() -> None:
+    """models/data/music_heldout.npz: evaluate corpus on a fresh clone, figures as in its card."""
+    from models.datasets import MUSIC_HELDOUT, SHA256, sha256_of
+    from models.evaluate import evaluate
+    from models.weights import load_card
+
+    assert sha256_of(MUSIC_HELDOUT) == SHA256["music_heldout.npz"]
+    card = load_card("corpus")["metrics"]
+    res = evaluate("corpus", quick=True)
+    assert res["data"] == str(MUSIC_HELDOUT)
+    assert res["val_pieces"] == card["val_pieces"] and res["val_events"] == card["val_events"]
+    assert res["bigram_ce"] == card["bigram_ce"] and res["unigram_ce"] == card["unigram_ce"]
+    assert res["val_ce"] == pytest.approx(card["val_ce"], abs=0.01)  # CPU float32 vs GPU
+    assert res["below_bar"] is False

@@ -10,12 +10,13 @@ import pytest
 import torch
 
 from models import weights
+from models.datasets import TINYSHAKESPEARE
 from models.jobs import TextJob
 from models.text_rnn import TextConfig, TextRNN, TextSampler
 from tests.model_helpers import resume_matches, run_train, shipped
 
 TINY = ["--arch", "hidden=32", "--arch", "n_embd=16", "--batch", "4", "--seq", "32"]
-SHAKESPEARE = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "tinyshakespeare.txt"
+SHAKESPEARE = TINYSHAKESPEARE  # ships in models/data/
 
 
 @pytest.fixture
@@ -150,4 +151,89 @@ def test_sigint_stops_and_saves(text_file: Path, tmp_path: Path, monkeypatch) ->
     card = run_train(["text", "--data", str(text_file), "--name", "i", "--steps", "1000",
                       "--no-eval"] + TINY, tmp_path)
     assert card["steps"] == 3 and (tmp_path / "w" / "i.safetensors").is_file()
+    assert "below_bar" not in card and weights.quality_note(card) is None  # --no-eval: unknown
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_shipped_text_is_checksummed(tmp_path: Path, monkeypatch) -> None:
+    from models import datasets
+
+    assert datasets.verify(TINYSHAKESPEARE) == TINYSHAKESPEARE
+    assert datasets.sha256_of(TINYSHAKESPEARE) == datasets.SHA256["tinyshakespeare.txt"]
+    fake = tmp_path / "data"  # a shipped folder whose text was edited
+    fake.mkdir()
+    (fake / "tinyshakespeare.txt").write_text(TINYSHAKESPEARE.read_text()[:-1] + "?")
+    monkeypatch.setattr(datasets, "DATA_DIR", fake.resolve())
+    with pytest.raises(datasets.DataError, match="was changed: sha256"):
+        TextJob(argparse.Namespace(data=str(fake / "tinyshakespeare.txt"), seq=32, batch=4,
+                                   lr=None, seed=0), torch.device("cpu"), {"hidden": 8})
+    (fake / "tinyshakespeare.txt").unlink()
+    with pytest.raises(datasets.DataError, match="missing"):
+        datasets.verify(fake / "tinyshakespeare.txt")
+
+
+def test_missing_model_names_the_available_ones(tmp_path: Path) -> None:
+    with pytest.raises(weights.WeightsError) as e:
+        weights.load("nosuch")
+    msg = str(e.value)
+    assert "model 'nosuch' not found in" in msg and "models/weights" in msg
+    assert "available: corpus (music), shakespeare (text), textures (gan)" in msg
+    with pytest.raises(weights.WeightsError, match="available: none"):
+        weights.load(str(tmp_path / "nosuch"))
+
+
+def test_saved_weights_are_world_readable(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    m = TextRNN(TextConfig(vocab="ab", hidden=8, n_embd=4, layers=1))
+    old = os.umask(0o077)
+    try:
+        st, cp = weights.save(m, str(tmp_path / "m"), {"kind": "text", "arch": m.cfg.to_dict()})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(st.stat().st_mode) == 0o644 and stat.S_IMODE(cp.stat().st_mode) == 0o644
+
+
+def test_quality_bar_in_the_card(text_file: Path, tmp_path: Path) -> None:
+    card = run_train(["text", "--data", str(text_file), "--name", "q", "--steps", "3"] + TINY,
+                     tmp_path)
+    m = card["metrics"]
+    assert m["bigram_nats_per_char"] < m["unigram_nats_per_char"]
+    # three steps cannot beat the bigram of a text that repeats one sentence
+    assert card["below_bar"] is True
+    bar = card["bar"]
+    assert bar["metric"] == "val_nats_per_char" and bar["value"] == m["val_nats_per_char"]
+    assert bar["max"] == pytest.approx(0.9 * m["bigram_nats_per_char"], abs=1e-4)
+    assert "above the bigram baseline" in bar["note"] and "(bar: at least 10% below" in bar["note"]
+    assert weights.quality_note(card) == bar["note"]
+    on_disk = json.loads((tmp_path / "w" / "q.json").read_text())
+    assert on_disk["below_bar"] is True and on_disk["bar"] == bar
+
+
+def test_shipped_cards_clear_their_bars() -> None:
+    for name in ("textures", "corpus", "shakespeare"):
+        card = weights.load_card(name)
+        assert card["below_bar"] is False and card["bar"]["note"], name
+        assert weights.quality_note(card) is None
+        graded = weights.apply_bar(dict(card), {"bigram_nats_per_char": 2.4886})  # the rule
+        assert graded["bar"] == card["bar"], name
+
+
+def test_progress_bar_follows_the_time_budget() -> None:
+    import math
+
+    from models.train import Progress
+
+    ns = argparse.Namespace(kind="gan", name="x", quiet=False)
+    timed = Progress(ns, steps=20000, start=0, elapsed=0.0, budget=120.0)
+    timed.update(1, 5.0, {"d_loss": 1.0})  # 20000 steps at 5 s: the budget ends first
+    assert timed.bar.total == 120.0 and timed.bar.n == 5.0 and timed.bar.unit == "s"
+    few = Progress(ns, steps=10, start=0, elapsed=0.0, budget=120.0)
+    few.update(5, 10.0, {})  # 10 steps at 2 s each end after 20 s, before the budget
+    assert few.bar.total == pytest.approx(20.0)
+    steps = Progress(ns, steps=100, start=0, elapsed=0.0, budget=math.inf)
+    steps.update(1, 1.0, {})
+    assert steps.bar.total == 100 and steps.bar.n == 1 and steps.bar.unit == "step"
+    for p in (timed, few, steps):
+        p.close()
