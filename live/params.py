@@ -23,7 +23,12 @@ def _show(value: Any) -> str:
 
 @dataclass
 class Param:
-    """One parameter: path, type, default, current value, and the stamp of its last change."""
+    """One parameter: path, type, default, current value, and the stamp of its last change.
+
+    `base` is the value a performer (or the patch, a preset, a mapping) set; `value` is what is in
+    force now: the base plus the sum of its modulators (`mod`), clamped to the range. Without
+    modulators the two are the same.
+    """
 
     path: str
     default: Any
@@ -32,10 +37,16 @@ class Param:
     value: Any = None
     stamp: int = 0
     changed_at: float = 0.0
+    base: Any = None
+    mod: float = 0.0  # the modulators' sum, added to base (numeric parameters only)
 
     def __post_init__(self) -> None:
         self.default = self.validate(self.default)
-        self.value = self.default
+        self.value = self.base = self.default
+
+    def modulated(self, base: Any, mod: float) -> Any:
+        """The value in force for a base and a modulation offset; non-numeric types ignore it."""
+        return base
 
     def validate(self, value: Any) -> Any:
         """Return the value coerced to this type, or raise ParamError."""
@@ -46,7 +57,7 @@ class Param:
 
     def schema(self) -> dict[str, Any]:
         return {"path": self.path, "type": self.type, "default": self.default,
-                "value": self.value, "doc": self.doc}
+                "value": self.value, "base": self.base, "doc": self.doc}
 
 
 def _one(value: Any) -> Any:
@@ -80,6 +91,10 @@ class FloatParam(Param):
             raise self.refuse(value, f"a number in [{self.lo:g}, {self.hi:g}]")
         return x
 
+    def modulated(self, base: Any, mod: float) -> float:
+        """base + mod, clamped to [lo, hi]."""
+        return min(self.hi, max(self.lo, float(base) + mod)) if mod else float(base)
+
     def schema(self) -> dict[str, Any]:
         return super().schema() | {"range": [self.lo, self.hi], "slew": self.slew}
 
@@ -99,6 +114,10 @@ class IntParam(Param):
         if not self.lo <= x <= self.hi:
             raise self.refuse(value, f"an integer in [{self.lo}, {self.hi}]")
         return int(x)
+
+    def modulated(self, base: Any, mod: float) -> int:
+        """base + mod rounded, clamped to [lo, hi]."""
+        return min(self.hi, max(self.lo, int(round(int(base) + mod)))) if mod else int(base)
 
     def schema(self) -> dict[str, Any]:
         return super().schema() | {"range": [self.lo, self.hi]}
@@ -243,16 +262,38 @@ class Registry:
         checked = param.validate(value)
         now = time.monotonic()
         with self._lock:  # transports and voices set from several threads
-            param.value = checked
+            param.base = checked
+            param.value = current = param.modulated(checked, param.mod)
             param.changed_at = now
             self.stamp += 1
             param.stamp = stamp = self.stamp
-        change = Change(param.path, checked, stamp, source, time.time())
-        for listener in self._watchers.get(param.path, ()):
+        self._notify(Change(param.path, current, stamp, source, time.time()))
+        return stamp
+
+    def modulate(self, path: Any, mod: float, source: str = "mod") -> int | None:
+        """Set a numeric parameter's modulation offset; the value becomes base + mod, clamped.
+
+        The base (what the performer set) stays. Returns the stamp, or None when the value in
+        force did not change (no stamp is taken then).
+        """
+        param = self.lookup(path)
+        with self._lock:
+            param.mod = mod
+            current = param.modulated(param.base, mod)
+            if current == param.value:
+                return None
+            param.value = current
+            param.changed_at = time.monotonic()
+            self.stamp += 1
+            param.stamp = stamp = self.stamp
+        self._notify(Change(param.path, current, stamp, source, time.time()))
+        return stamp
+
+    def _notify(self, change: Change) -> None:
+        for listener in self._watchers.get(change.path, ()):
             listener(change)
         for listener in self._listeners:
             listener(change)
-        return stamp
 
     def watch(self, path: str, listener: Listener) -> None:
         """Call listener after each applied change of one path."""

@@ -1,0 +1,1 @@
+"""The control layer: mappings, presets, modulators and learn, on the parameter registry."""
