@@ -171,9 +171,6 @@ class Clock:
         """64-bit NTP timestamp (an OSC timetag) of a beat."""
         return self.origin_ntp + self.ticks_at(beat)
 
-    def unix_at(self, beat: Fraction) -> float:
-        return self.origin_unix + self.ticks_at(beat) / NTP_UNIT
-
     @property
     def origin_ntp(self) -> int:
         return round((self.origin_unix + NTP_EPOCH_OFFSET) * NTP_UNIT)
