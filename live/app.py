@@ -11,11 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from live.clock import Clock
+from live.control.service import Control, latent_reader
+from live.control.timing import ControlError
 from live.engine import Engine
 from live.events import EventBus
 from live.frames import FrameBus
 from live.io.link import LinkSync
 from live.io.osc import OscIn, OscOut
+from live.io.oscquery import DEFAULT_PORT as OSCQUERY_PORT
+from live.io.oscquery import OscQueryServer
 from live.io.sender import NoteSender
 from live.io.websocket import WebServer
 from live.params import ParamError, Registry
@@ -40,6 +44,7 @@ class Options:
     host: str = "127.0.0.1"
     port: int = 8765
     osc_port: int = 9000
+    oscquery_port: int = OSCQUERY_PORT
     osc_out: list[tuple[str, int]] = field(default_factory=lambda: [("127.0.0.1", 9001)])
     device: str = "auto"
     record: str | None = None
@@ -78,6 +83,8 @@ class App:
         self.web: WebServer | None = None
         self.osc_in: OscIn | None = None
         self.osc_transport: asyncio.DatagramTransport | None = None
+        self.oscquery: OscQueryServer | None = None
+        self.control: Control | None = None
 
     async def start(self) -> dict[str, Any]:
         """Warm every voice and open every socket; return the ready line's fields."""
@@ -87,8 +94,10 @@ class App:
             raise StartupError(str(e)) from None
         rt = self.rt = self._build_runtime(asyncio.get_running_loop(), device)
         await self._load_voices(rt)
+        self.control = self._build_control(rt)
         http_port, osc_port = await self._open_sockets(rt)
         rt.clock.start()
+        self.control.start()
         if rt.recorder is not None:
             rt.recorder.rebase(rt.clock.origin_unix)
         rt.scheduler.start()
@@ -108,6 +117,7 @@ class App:
             "device": str(device), "voices": {n: v.kind for n, v in self.voices.items()},
             "untrained": untrained, "below_bar": below_bar, "patch": str(self.patch.path),
             "pid": os.getpid(), "record": self.options.record,
+            "oscquery_port": self.oscquery.port if self.oscquery is not None else None,
         }
 
     def _build_runtime(self, loop: asyncio.AbstractEventLoop, device: Any) -> Runtime:
@@ -166,6 +176,14 @@ class App:
             except ParamError as e:
                 raise PatchError(f"patch file {self.patch.path}: {e}") from None
 
+    def _build_control(self, rt: Runtime) -> Control:
+        """Mappings, presets, modulators and learn (after every parameter exists)."""
+        latents = {n: latent_reader(v) for n, v in self.voices.items() if v.kind == "visual"}
+        try:
+            return Control(self.patch, rt.registry, rt.clock, rt.loop, latents, rt.events, rt.seed)
+        except ControlError as e:
+            raise PatchError(str(e)) from None
+
     async def _open_sockets(self, rt: Runtime) -> tuple[int, int]:
         """HTTP and WebSocket, then OSC in; each voice's routes on them. Returns both ports."""
         web = self.web = WebServer(rt.registry, rt.frames, rt.events, self.status)
@@ -175,6 +193,8 @@ class App:
                 osc_in.route(address, handler)
             for path, route in voice.http_routes().items():
                 web.route(path, route)
+        if self.control is not None:
+            self.control.attach(osc_in)
         host = self.options.host
         try:
             http_port = await web.start(host, self.options.port)
@@ -188,7 +208,14 @@ class App:
             raise StartupError(f"cannot listen for OSC on {host}:{self.options.osc_port} "
                                f"(UDP): {e.strerror or e}") from None
         self.osc_transport = transport
-        return http_port, transport.get_extra_info("sockname")[1]
+        osc_port = transport.get_extra_info("sockname")[1]
+        self.oscquery = OscQueryServer(rt.registry, host, osc_port, rt.loop)
+        try:
+            await self.oscquery.start(self.options.oscquery_port)
+        except OSError as e:
+            raise StartupError(f"cannot listen for OSCQuery on {host}:{self.options.oscquery_port}"
+                               f": {e.strerror or e}") from None
+        return http_port, osc_port
 
     async def _status_ticker(self) -> None:
         while True:
@@ -211,12 +238,15 @@ class App:
             "note_sender": rt.note_sender.stats(),
             "scheduler": rt.scheduler.stats(),
             "recording": rt.recorder.status() if rt.recorder is not None else None,
+            "oscquery": self.oscquery.status() if self.oscquery is not None else None,
         }
 
     async def stop(self) -> None:
         """Stop voices first (they send their note-offs), then sockets, then threads."""
         for task in self._tasks:
             task.cancel()
+        if self.control is not None:
+            self.control.stop()
         for voice in self.voices.values():
             try:
                 await asyncio.wait_for(voice.stop(), 2.0)
@@ -230,6 +260,8 @@ class App:
                 rt.recorder.close()
         if self.osc_transport is not None:
             self.osc_transport.close()
+        if self.oscquery is not None:
+            await self.oscquery.stop()
         if self.web is not None:
             await self.web.stop()
         if rt is not None:

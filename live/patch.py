@@ -25,6 +25,11 @@ class Patch:
     server: dict[str, Any] = field(default_factory=dict)
     clock: dict[str, Any] = field(default_factory=dict)
     voices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The control layer's tables (live/control validates them against the registry).
+    mappings: list[dict[str, Any]] = field(default_factory=list)
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    modulators: list[dict[str, Any]] = field(default_factory=list)
+    control: dict[str, Any] = field(default_factory=dict)
 
     def param_values(self) -> list[tuple[str, Any]]:
         """(path, value) for every parameter the patch sets, in file order."""
@@ -45,10 +50,11 @@ def load_patch(path: str | Path) -> Patch:
         raise PatchError(f"patch file {path} cannot be read: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise PatchError(f"patch file {path} is not valid TOML: {e}") from None
-    unknown = set(data) - {"server", "clock", "voices", "title", "description"}
+    unknown = set(data) - {"server", "clock", "voices", "title", "description", *CONTROL_SECTIONS}
     if unknown:
         raise PatchError(f"patch file {path}: unknown section(s) {sorted(unknown)}; "
-                         "expected server, clock, voices")
+                         "expected server, clock, voices, " + ", ".join(CONTROL_SECTIONS))
+    _check_control_shapes(path, data)
     voices = data.get("voices", {})
     if not isinstance(voices, dict) or not all(isinstance(v, dict) for v in voices.values()):
         raise PatchError(f"patch file {path}: [voices.NAME] tables expected")
@@ -58,4 +64,22 @@ def load_patch(path: str | Path) -> Patch:
         if table.get("kind") not in VOICE_KINDS:
             raise PatchError(f"patch file {path}: voice {name!r} has kind "
                              f"{table.get('kind')!r}, expected one of {', '.join(VOICE_KINDS)}")
-    return Patch(path, dict(data.get("server", {})), dict(data.get("clock", {})), voices)
+    return Patch(path, dict(data.get("server", {})), dict(data.get("clock", {})), voices,
+                 list(data.get("mappings", [])), dict(data.get("presets", {})),
+                 list(data.get("modulators", [])), dict(data.get("control", {})))
+
+
+CONTROL_SECTIONS = ("mappings", "presets", "modulators", "control")
+
+
+def _check_control_shapes(path: Path, data: dict[str, Any]) -> None:
+    """[[mappings]] and [[modulators]] are arrays of tables, [presets.NAME] tables, [control] a table."""
+    for key in ("mappings", "modulators"):
+        items = data.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(t, dict) for t in items):
+            raise PatchError(f"patch file {path}: {key} must be an array of tables ([[{key}]])")
+    presets = data.get("presets", {})
+    if not isinstance(presets, dict) or not all(isinstance(t, dict) for t in presets.values()):
+        raise PatchError(f"patch file {path}: presets must be [presets.NAME] tables")
+    if not isinstance(data.get("control", {}), dict):
+        raise PatchError(f"patch file {path}: control must be a table ([control])")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -11,12 +13,20 @@ import mido
 import pytest
 
 from live.clock import Clock
-from live.control.mappings import (Applier, Mapper, Mapping, Source, cc_delta, centred, parse_mapping,
-                                   parse_mappings, table_lookup, to_toml)
+from live.control.mappings import (
+    Applier,
+    Mapper,
+    Mapping,
+    cc_delta,
+    centred,
+    parse_mapping,
+    parse_mappings,
+    table_lookup,
+    to_toml,
+)
 from live.control.timing import ControlError
-from live.params import (BoolParam, ChoiceParam, FloatParam, IntParam, Registry, StringParam,
-                         VectorParam)
-from tests.conftest import PATCHES, poll_until, start_server
+from live.params import BoolParam, ChoiceParam, FloatParam, IntParam, Registry, StringParam, VectorParam
+from tests.conftest import PATCHES, ROOT, poll_until, start_server
 from tests.livetools import send
 
 
@@ -206,3 +216,56 @@ def test_quantised_and_smoothed_apply_on_the_loop(reg: Registry) -> None:
         applier.stop()
 
     asyncio.run(run())
+
+
+def copy_patch(tmp_path: Path, name: str = "control.toml") -> Path:
+    """A test patch copied into tmp_path (its state folder and learned mappings land there)."""
+    path = tmp_path / name
+    path.write_text((PATCHES / name).read_text())
+    return path
+
+
+def test_a_real_osc_packet_moves_its_target_with_the_curve(tmp_path: Path) -> None:
+    srv = start_server(patch=copy_patch(tmp_path))
+    try:
+        assert send(srv, "/1/fader1", 0.5) is None
+        want = 8 * math.expm1(1.5) / math.expm1(3.0)
+        poll_until(lambda: srv.param("/visual/speed") != 1.0, timeout=10)
+        assert srv.param("/visual/speed") == pytest.approx(want)
+        assert send(srv, "/1/nothing", 1.0, reply=True) == (
+            "unknown parameter '/1/nothing'; GET /schema lists them")
+        assert send(srv, "/1/fader1", "loud", reply=True) == (
+            "/1/fader1: argument 0 'loud' refused, expected a number (mapped to /visual/speed)")
+        assert srv.param("/visual/speed") == pytest.approx(want)
+    finally:
+        srv.stop()
+
+
+def test_a_mapped_cc_through_a_mido_input_moves_its_target(tmp_path: Path) -> None:
+    played = tmp_path / "midi-in.txt"
+    patch = copy_patch(tmp_path)
+    patch.write_text(patch.read_text() + '\n[control]\nmidi_in = "virtual:faders"\n\n'
+                     '[[mappings]]\ncc = 74\nchannel = 2\ntarget = "/visual/truncation"\nmode = "relative"\n'
+                     'step = 0.1\n\n[[mappings]]\ncc = 21\ntarget = "/visual/mode"\n')
+    env = {"MIDO_BACKEND": "tests.midi_backend", "LIVEGEN_TEST_MIDI_IN": str(played)}
+    srv = start_server(patch=patch, env=env)
+    try:
+        with played.open("a") as f:  # truncation 1.0 of [0, 2] is x = 0.5; +3 ticks of 0.1
+            f.write("control_change channel=1 control=74 value=3 time=0\n")
+            f.write("control_change channel=0 control=21 value=80 time=0\n")
+        poll_until(lambda: srv.param("/visual/mode") == "hold", timeout=10)
+        assert srv.param("/visual/truncation") == pytest.approx(1.6)
+        assert srv.param("/visual/mode") == "hold"
+    finally:
+        srv.stop()
+
+
+def test_a_bad_mapping_stops_start_up_naming_file_index_and_key(tmp_path: Path) -> None:
+    patch = copy_patch(tmp_path)
+    patch.write_text(patch.read_text() + '\n[[mappings]]\ncc = 3\ntarget = "/visual/speed"\n'
+                     'table = [[0, 0], [0.5, 0.9], [1, 0.4]]\n')
+    proc = subprocess.run([sys.executable, str(ROOT / "server.py"), "--patch", str(patch), "--port", "0",
+                           "--osc-port", "0"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert f"patch file {patch}: mappings[2] (3): key 'table': y values" in proc.stderr
+    assert "not monotonic" in proc.stderr and "Traceback" not in proc.stderr

@@ -19,8 +19,7 @@ from typing import Any
 
 from live.clock import Clock
 from live.control.timing import ControlError, at_boundary, check_quantise
-from live.params import (BoolParam, ChoiceParam, FloatParam, IntParam, Param, ParamError, Registry,
-                         VectorParam)
+from live.params import BoolParam, ChoiceParam, FloatParam, IntParam, Param, ParamError, Registry, VectorParam
 
 log = logging.getLogger("livegen.control")
 
@@ -457,9 +456,8 @@ class Mapper:
                 self._press(m)
             return
         if isinstance(arg, bool) or not isinstance(arg, (int, float)):
-            self.applier.on_error(f"{m.source.address}: argument {m.arg} {arg!r} refused, expected a "
-                                  f"number (mapped to {m.target})")
-            return
+            raise ControlError(f"{m.source.address}: argument {m.arg} {arg!r} refused, expected a "
+                               f"number (mapped to {m.target})")
         self._value(m, float(arg))
 
     def midi(self, msg: Any) -> bool:

@@ -19,6 +19,9 @@ log = logging.getLogger("livegen.osc")
 
 # Handler for an address that is not a parameter (/music/in/note, say): args, sender.
 Route = Callable[[list[Any], tuple[str, int]], object]
+# Offered every address that is neither a route nor a parameter (mappings, learn): address, args,
+# sender; True if it took the message (no error goes back then).
+Fallback = Callable[[str, list[Any], tuple[str, int]], bool]
 
 
 def build_message(address: str, args: Sequence[Any]) -> OscMessage:
@@ -88,6 +91,7 @@ class OscIn(asyncio.DatagramProtocol):
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.routes: dict[str, Route] = {}
+        self.fallback: Fallback | None = None
         self.transport: asyncio.DatagramTransport | None = None
         self.received = 0
         self.errors = 0
@@ -117,6 +121,9 @@ class OscIn(asyncio.DatagramProtocol):
             if address in self.routes:
                 self.routes[address](args, addr)
                 return
+            if self.fallback is not None and address not in self.registry \
+                    and self.fallback(address, args, addr):
+                return
             param = self.registry.lookup(address)
             if not args:
                 raise ParamError(f"{address}: message has no arguments; expected a {param.type}")
@@ -128,9 +135,13 @@ class OscIn(asyncio.DatagramProtocol):
     def reply_error(self, addr: tuple[str, int], text: str) -> None:
         self.errors += 1
         log.warning("OSC from %s:%s: %s", addr[0], addr[1], text)
+        self.reply(addr, "/error", text[:1000])
+
+    def reply(self, addr: tuple[str, int], address: str, *args: Any) -> None:
+        """Send one message back to a sender from the OSC in socket; never raises."""
         if self.transport is not None:
             try:
-                self.transport.sendto(build_message("/error", [text[:1000]]).dgram, addr)
+                self.transport.sendto(build_message(address, args).dgram, addr)
             except OSError:
                 pass
 
