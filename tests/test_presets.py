@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from live.control.presets import PresetStore, Presets, blend, check_values, flatten
+from live.control.presets import Presets, PresetStore, blend, check_values, flatten
 from live.control.timing import ControlError
 from live.params import BoolParam, ChoiceParam, FloatParam, IntParam, Registry, VectorParam
 from live.record.recorder import read_events
