@@ -4,6 +4,8 @@ quantised recall on the next beat, persistence across a restart, latent bookmark
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from live.control.timing import ControlError
 from live.params import BoolParam, ChoiceParam, FloatParam, IntParam, Registry, VectorParam
 from live.record.recorder import read_events
 from live.voices.latent import slerp
-from tests.conftest import poll_until, start_server
+from tests.conftest import ROOT, poll_until, start_server
 from tests.livetools import send
 from tests.test_mappings import copy_patch
 
@@ -148,3 +150,28 @@ def test_stored_presets_and_bookmarks_survive_a_restart(tmp_path: Path) -> None:
         assert z.shape == (len(latent),) and np.linalg.norm(z) > 1.0
     finally:
         srv.stop()
+
+
+def test_a_fader_mapped_to_the_morph_position(tmp_path: Path) -> None:
+    patch = copy_patch(tmp_path)
+    patch.write_text(patch.read_text() + '\n[control]\nmorph = ["calm", "wild"]\n\n[[mappings]]\n'
+                     'osc = "/1/fader5"\ntarget = "/preset/position"\n')
+    srv = start_server(patch=patch)
+    try:
+        assert srv.param("/preset/from") == "calm" and srv.param("/preset/to") == "wild"
+        send(srv, "/1/fader5", 0.5)
+        poll_until(lambda: srv.param("/visual/speed") != 1.0, timeout=10)
+        assert srv.param("/visual/speed") == pytest.approx(0.5 + 0.5 * 5.5)
+        assert srv.param("/visual/mode") == "loop"
+        send(srv, "/preset/to", "calm")
+        send(srv, "/preset/position", 1.0)
+        poll_until(lambda: srv.param("/visual/speed") == 0.5, timeout=10)
+        assert srv.param("/visual/mode") == "walk"
+    finally:
+        srv.stop()
+    patch.write_text(patch.read_text().replace('morph = ["calm", "wild"]', 'morph = ["calm", "storm"]'))
+    proc = subprocess.run([sys.executable, str(ROOT / "server.py"), "--patch", str(patch), "--port", "0",
+                           "--osc-port", "0"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert f"patch file {patch}: [control] key 'morph': unknown preset 'storm'; presets: calm, wild" \
+        in proc.stderr

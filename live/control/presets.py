@@ -35,7 +35,8 @@ def is_latent(path: str) -> bool:
 
 def snapshot_paths(registry: Registry) -> list[str]:
     """The paths a full snapshot holds."""
-    return [p for p in registry.params if p.rsplit("/", 1)[-1] not in SKIP_NAMES]
+    return [p for p in registry.params
+            if p.rsplit("/", 1)[-1] not in SKIP_NAMES and not p.startswith("/preset/")]
 
 
 def flatten(table: dict[str, Any], prefix: str = "") -> Values:
@@ -54,7 +55,7 @@ def check_values(registry: Registry, values: Values, where: str) -> Values:
     """Every path known and every value valid, or ControlError naming where and the path."""
     out: Values = {}
     for path, value in values.items():
-        if path not in registry:
+        if path not in registry or path.startswith("/preset/"):
             raise ControlError(f"{where}: unknown parameter {path!r}; GET /schema lists them")
         try:
             out[path] = registry[path].validate(value)

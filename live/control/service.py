@@ -24,12 +24,12 @@ from live.control.timing import ControlError, at_boundary, check_quantise
 from live.events import EventBus
 from live.io.midi import MidiError, open_input
 from live.io.osc import OscIn, Route
-from live.params import ParamError, Registry, VectorParam
+from live.params import FloatParam, ParamError, Registry, StringParam, VectorParam
 from live.patch import Patch
 
 log = logging.getLogger("livegen.control")
 
-CONTROL_KEYS = {"midi_in", "tick_hz", "quantise"}
+CONTROL_KEYS = {"midi_in", "tick_hz", "quantise", "morph"}
 STATE_DIR = ".livegen-state"
 Sender = tuple[str, int]
 Reply = Callable[..., None]  # (sender, address, *args)
@@ -63,6 +63,9 @@ def _control_table(patch: Patch) -> dict[str, Any]:
     if isinstance(hz, bool) or not isinstance(hz, (int, float)) or not 1 <= hz <= 240:
         raise ControlError(f"{where}: key 'tick_hz': {hz!r} refused, expected a number in [1, 240]")
     check_quantise(table.get("quantise", "none"), f"{where}: key 'quantise'")
+    morph = table.get("morph", ["", ""])
+    if not isinstance(morph, list) or len(morph) != 2 or not all(isinstance(m, str) for m in morph):
+        raise ControlError(f'{where}: key \'morph\': {morph!r} refused, expected ["FROM", "TO"] preset names')
     if "midi_in" in table and not isinstance(table["midi_in"], str):
         raise ControlError(f"{where}: key 'midi_in': expected a port name, virtual or virtual:NAME")
     return table
@@ -77,6 +80,7 @@ class Control:
         where = f"patch file {patch.path}"
         table = _control_table(patch)
         self.registry, self.clock, self.loop, self.events = registry, clock, loop, events
+        self._add_morph_params(registry, table.get("morph", ["", ""]))
         self.applier = Applier(registry, clock, loop)
         self.mapper = Mapper(parse_mappings(patch.mappings, registry, where), registry, self.applier)
         self.modulators = Modulators(parse_modulators(patch.modulators, registry, where, seed),
@@ -85,6 +89,10 @@ class Control:
                          for name, values in patch.presets.items()}
         self.store = PresetStore(state_dir(patch))
         self.presets = Presets(registry, self.store, patch_presets, latents)
+        for name in table.get("morph", []):
+            if name and name not in self.presets.named:
+                raise ControlError(f"{where}: [control] key 'morph': unknown preset {name!r}; presets: "
+                                   f"{', '.join(sorted(self.presets.named)) or 'none'}")
         self.learn = Learn(registry, patch.path)
         self.quantise = str(table.get("quantise", "none"))
         self.midi_spec: str | None = table.get("midi_in")
@@ -92,6 +100,24 @@ class Control:
         self.midi_problem: str | None = None
         self.reply: Reply = lambda sender, address, *args: None
         self._timers: list[asyncio.TimerHandle] = []
+
+    def _add_morph_params(self, registry: Registry, names: list[str]) -> None:
+        """/preset/from, /preset/to and /preset/position: a morph as parameters, so a fader
+        mapping or a modulator can drive it."""
+        registry.add(StringParam("/preset/from", names[0], "preset /preset/position 0 is", max_len=200))
+        registry.add(StringParam("/preset/to", names[1], "preset /preset/position 1 is", max_len=200))
+        registry.add(FloatParam("/preset/position", 0.0, "morph between /preset/from and /preset/to "
+                                "(0 to 1): numbers interpolated, latents by slerp", lo=0, hi=1))
+        registry.watch("/preset/position", lambda c: self._morph_position(c.value))
+
+    def _morph_position(self, f: float) -> None:
+        a, b = self.registry.get("/preset/from"), self.registry.get("/preset/to")
+        if not a or not b:
+            return
+        try:
+            self.presets.apply(self.presets.morph_values(a, b, f), source="morph")
+        except (ControlError, ParamError) as e:
+            log.warning("/preset/position: %s", e)
 
     # -- wiring -------------------------------------------------------------------------
     def attach(self, osc_in: OscIn) -> None:
