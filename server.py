@@ -31,6 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="HTTP and WebSocket port (default 8765, 0 = any)")
     p.add_argument("--osc-port", type=int, help="OSC in, UDP (default 9000, 0 = any)")
+    p.add_argument("--oscquery-port", type=int,
+                   help="OSCQuery, HTTP and WebSocket (default 8766, 0 = any)")
     p.add_argument("--osc-out", action="append", metavar="HOST:PORT",
                    help="send OSC here; repeat for several (default 127.0.0.1:9001)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
@@ -43,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def resolve_options(args: argparse.Namespace, server: dict) -> Options:
     """Command line over the patch's [server] table over defaults."""
     opts = Options()
-    for key in ("host", "port", "osc_port", "device", "record", "seed"):
+    for key in ("host", "port", "osc_port", "oscquery_port", "device", "record", "seed"):
         value = getattr(args, key)
         if value is None:
             value = server.get(key, getattr(opts, key))
@@ -73,7 +75,8 @@ async def serve(app: App) -> None:
         ready = await app.start()
         print(json.dumps(ready), flush=True)
         print(f"livegen: ready; open http://{url_host(ready['host'])}:{ready['http_port']}/ "
-              f"(OSC in on UDP port {ready['osc_port']}; Ctrl-C stops)", file=sys.stderr, flush=True)
+              f"(OSC in on UDP port {ready['osc_port']}, OSCQuery on port {ready['oscquery_port']}; "
+              "Ctrl-C stops)", file=sys.stderr, flush=True)
         await stop.wait()
     finally:
         await app.stop()

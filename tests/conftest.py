@@ -80,7 +80,7 @@ def start_server(*args: str, patch: str | Path = PATCHES / "small.toml",
                  env: dict[str, str] | None = None) -> Server:
     """Start server.py on free ports and wait for its ready line."""
     cmd = [sys.executable, str(ROOT / "server.py"), "--patch", str(patch), "--port", "0",
-           "--osc-port", "0", *args]
+           "--osc-port", "0", "--oscquery-port", "0", *args]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, **(env or {})})
     stderr_lines: list[str] = []
