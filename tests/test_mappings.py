@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import subprocess
 import sys
 import tomllib
@@ -269,3 +270,40 @@ def test_a_bad_mapping_stops_start_up_naming_file_index_and_key(tmp_path: Path) 
     assert proc.returncode == 2 and proc.stdout == ""
     assert f"patch file {patch}: mappings[2] (3): key 'table': y values" in proc.stderr
     assert "not monotonic" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def shipped(tmp_path: Path, name: str) -> Path:
+    """A shipped patch on untrained models (fast, no weights needed), recording into tmp_path."""
+    text = (ROOT / "patches" / name).read_text()
+    text = re.sub(r'model = "\w+"', 'model = "random"', text)
+    text = re.sub(r'style = "\w+"\n', "", text)
+    text = text.replace('kind = "visual"\n', 'kind = "visual"\nresolution = 64\n')
+    text = re.sub(r'record = "[^"]*"', f'record = "{tmp_path / "rec"}"', text)
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_the_shipped_touchosc_patch_maps_its_layout(tmp_path: Path) -> None:
+    srv = start_server("--host", "127.0.0.1", patch=shipped(tmp_path, "touchosc.toml"))
+    try:
+        send(srv, "/1/rotary1", 0.9)
+        send(srv, "/3/xy", 0.75, 0.25)
+        send(srv, "/2/fader5", 0.0)
+        poll_until(lambda: srv.param("/visual/mode") == "xy" and srv.param("/text/rate") == 2.0, timeout=10)
+        assert srv.param("/visual/xy") == pytest.approx([0.5, 0.5])
+        assert (srv.param("/visual/mode"), srv.param("/text/rate")) == ("xy", 2.0)
+    finally:
+        srv.stop()
+
+
+def test_the_shipped_gallery_patch_drifts_by_itself(tmp_path: Path) -> None:
+    srv = start_server(patch=shipped(tmp_path, "gallery.toml"))
+    try:
+        first = srv.param("/preset/position")
+        poll_until(lambda: srv.param("/preset/position") != first, timeout=10)
+        speed = next(p for p in srv.get_json("/schema")["params"] if p["path"] == "/visual/speed")
+        assert 0.2 <= speed["base"] <= 0.8 and speed["value"] != speed["base"]
+        assert srv.get_json("/status")["recording"] is not None
+    finally:
+        srv.stop()

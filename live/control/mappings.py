@@ -132,6 +132,12 @@ def target_value(mapping: Mapping, param: Param, y: float) -> Any:
     return out
 
 
+def is_numeric(param: Param) -> bool:
+    """Whether a parameter takes numbers in a range (float, int, vector, or a voice's own kind)."""
+    return isinstance(param, (FloatParam, IntParam, VectorParam)) or (
+        param.type in ("float", "int") and hasattr(param, "lo") and hasattr(param, "hi"))
+
+
 def param_range(param: Param) -> tuple[float, float]:
     """A numeric parameter's range as floats."""
     return float(getattr(param, "lo", -math.inf)), float(getattr(param, "hi", math.inf))
@@ -145,6 +151,8 @@ def inverse(mapping: Mapping, param: Param) -> float:
         return 1.0 if param.base else 0.0
     lo, hi = mapping.out_range or param_range(param)
     base = param.base[mapping.element or 0] if isinstance(param, VectorParam) else param.base
+    if isinstance(base, tuple):  # a voice's list-valued float (text temperature cycles)
+        base = base[0]
     want = 0.0 if hi == lo else (float(base) - lo) / (hi - lo)
     forward = lambda x: mapping.bend(1.0 - x if mapping.invert else x)  # noqa: E731
     a, b = 0.0, 1.0
@@ -276,13 +284,13 @@ def _parse_shape(m: Mapping, table: dict[str, Any]) -> None:
 
 
 def _check_target(m: Mapping, table: dict[str, Any], param: Param) -> None:
+    numeric = is_numeric(param)
     if "out" in table:
-        if not isinstance(param, (FloatParam, IntParam, VectorParam)):
+        if not numeric:
             raise ControlError(f"key 'out': {param.path} is a {param.type}, not a number")
         m.out_range = _pair(table["out"], "out")
         for v in m.out_range:
             param.validate([v] * param.size if isinstance(param, VectorParam) else v)
-    numeric = isinstance(param, (FloatParam, IntParam, VectorParam))
     if numeric and m.out_range is None and m.action == "value" and not all(
             map(math.isfinite, param_range(param))):
         raise ControlError(f"key 'out': {param.path} has no finite range; give out = [low, high]")
