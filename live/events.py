@@ -1,4 +1,4 @@
-"""The event bus: JSON messages (notes, text, status) to every subscribed WebSocket client."""
+"""The event bus: JSON messages (notes, text, status, param) to every subscribed WebSocket client."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-TOPICS = ("frames", "notes", "text", "status")
+TOPICS = ("frames", "notes", "text", "status", "param")
 
 EventSubscriber = Callable[[str, str], None]
 

@@ -1,5 +1,5 @@
 """HTTP and the WebSocket of a real server: set/get with stamps, refusals, limits, subscriptions,
-/status, /schema and the page, and a stalled client that slows no other."""
+/status, /schema and the page, a stalled client that slows no other, and the param topic."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 from websockets.asyncio.client import connect
 
 from tests.conftest import Server
-from tests.livetools import recv_frames, recv_json
+from tests.livetools import recv_frames, recv_json, send
 
 
 async def test_set_ack_stamp_reaches_frames_and_get(server: Server) -> None:
@@ -120,3 +120,26 @@ async def test_stalled_client_does_not_slow_another(server: Server) -> None:
         seqs = [info.seq for info, _ in frames]
         assert len(seqs) / (seqs[-1] - seqs[0] + 1) > 0.9
         assert server.get_json("/status")["clients"] >= 1
+
+
+async def test_param_topic_pushes_every_change_from_any_source(server: Server) -> None:
+    async with connect(server.ws, compression=None) as watcher, \
+            connect(server.ws, compression=None) as setter:
+        await watcher.send(json.dumps({"op": "subscribe", "topics": ["param"], "id": 1}))
+        await recv_json(watcher, "ack")
+        await setter.send(json.dumps({"op": "set", "path": "/visual/xy", "value": [0.25, -0.5],
+                                      "id": 2}))
+        ack = await recv_json(setter, "ack")
+        param = await recv_json(watcher, "param")
+        assert param == {"op": "param", "path": "/visual/xy", "value": [0.25, -0.5],
+                         "stamp": ack["stamp"], "source": "ws"}
+        send(server, "/visual/mode", "hold")  # OSC over UDP
+        param = await recv_json(watcher, "param")
+        assert (param["path"], param["value"], param["source"]) == ("/visual/mode", "hold", "osc")
+        assert param["stamp"] > ack["stamp"]
+        # A client subscribed to everything (the default) gets it too, frames around it.
+        await setter.send(json.dumps({"op": "set", "path": "/visual/mode", "value": "walk"}))
+        seen = [await recv_json(setter, "param") for _ in range(3)]  # its xy, the OSC mode, this
+        assert [(p["path"], p["value"], p["source"]) for p in seen] == [
+            ("/visual/xy", [0.25, -0.5], "ws"), ("/visual/mode", "hold", "osc"),
+            ("/visual/mode", "walk", "ws")]

@@ -19,7 +19,7 @@ from websockets.http11 import Request, Response
 
 from live.events import TOPICS, EventBus
 from live.frames import Frame, FrameBus
-from live.params import ParamError, Registry
+from live.params import Change, ParamError, Registry
 
 log = logging.getLogger("livegen.ws")
 
@@ -87,6 +87,16 @@ class WebServer:
         self.routes: dict[str, HttpRoute] = {}
         self.clients: set[Client] = set()
         self.server: Server | None = None
+        registry.listen(self.publish_change)
+
+    def publish_change(self, change: Change) -> None:
+        """Every applied change, from any source and any thread, to the `param` topic."""
+        try:
+            self.events.publish_threadsafe("param", {
+                "op": "param", "path": change.path, "value": change.value,
+                "stamp": change.stamp, "source": change.source})
+        except RuntimeError:  # the loop closed (a thread setting during shutdown): nobody to tell
+            pass
 
     def route(self, path: str, handler: HttpRoute) -> None:
         """Answer GET `path` with the JSON that handler returns."""
