@@ -59,8 +59,9 @@ def load_patch(path: str | Path) -> Patch:
     if not isinstance(voices, dict) or not all(isinstance(v, dict) for v in voices.values()):
         raise PatchError(f"patch file {path}: [voices.NAME] tables expected")
     for name, table in voices.items():
-        if not name.isidentifier() or name == "clock":
-            raise PatchError(f"patch file {path}: voice name {name!r} must be a plain word")
+        if not name.isidentifier() or name in ("clock", "preset", "learn"):
+            raise PatchError(f"patch file {path}: voice name {name!r} must be a plain word "
+                             "other than clock, preset and learn")
         if table.get("kind") not in VOICE_KINDS:
             raise PatchError(f"patch file {path}: voice {name!r} has kind "
                              f"{table.get('kind')!r}, expected one of {', '.join(VOICE_KINDS)}")
