@@ -238,6 +238,7 @@ class App:
             "note_sender": rt.note_sender.stats(),
             "scheduler": rt.scheduler.stats(),
             "recording": rt.recorder.status() if rt.recorder is not None else None,
+            "control": self.control.status() if self.control is not None else None,
             "oscquery": self.oscquery.status() if self.oscquery is not None else None,
         }
 

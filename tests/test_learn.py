@@ -3,19 +3,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import tomllib
 from pathlib import Path
 
 import mido
 from pythonosc.osc_message import OscMessage
+from websockets.asyncio.client import connect
 
 from live.control.learn import Learn
 from live.control.mappings import parse_mapping, parse_mappings
 from live.params import BoolParam, FloatParam, Registry
 from live.patch import load_patch
 from tests.conftest import poll_until, start_server
-from tests.livetools import osc, send
+from tests.livetools import osc, recv_json, send
 from tests.test_mappings import copy_patch
 
 
@@ -79,3 +82,22 @@ def test_learn_over_osc_reports_back_and_saves_a_patch_that_reloads(tmp_path: Pa
     reg = Registry()
     reg.add(FloatParam("/visual/truncation", 1.0, "t", lo=0, hi=2))
     assert parse_mapping(loaded.mappings[-1], reg).in_range == (0.0, 1.0)
+
+
+async def test_learned_goes_to_websocket_clients_and_status(tmp_path: Path) -> None:
+    srv = await asyncio.to_thread(start_server, patch=copy_patch(tmp_path))
+    try:
+        async with connect(srv.ws, compression=None) as ws:
+            await ws.send(json.dumps({"op": "subscribe", "topics": ["status"]}))
+            send(srv, "/learn/start", "/visual/speed")
+            status = (await asyncio.to_thread(srv.get_json, "/status"))["control"]
+            assert status["learning"] == "/visual/speed" and status["mappings"] == 2
+            send(srv, "/lemur/knob", 0.5)
+            learned = await recv_json(ws, "learned")
+        assert learned == {"op": "learned", "source": "/lemur/knob", "target": "/visual/speed",
+                           "mapping": {"osc": "/lemur/knob", "target": "/visual/speed"}}
+        status = (await asyncio.to_thread(srv.get_json, "/status"))["control"]
+        assert status["learning"] is None and status["mappings"] == 3
+        assert status["presets"] == ["calm", "wild"]
+    finally:
+        srv.stop()
