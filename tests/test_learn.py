@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 import tomllib
 from pathlib import Path
 
@@ -101,3 +102,30 @@ async def test_learned_goes_to_websocket_clients_and_status(tmp_path: Path) -> N
         assert status["presets"] == ["calm", "wild"]
     finally:
         srv.stop()
+
+
+def test_learn_a_midi_cc_on_a_real_server(tmp_path: Path) -> None:
+    played = tmp_path / "midi-in.txt"
+    patch = copy_patch(tmp_path)
+    patch.write_text(patch.read_text() + '\n[control]\nmidi_in = "virtual:pads"\n')
+    env = {"MIDO_BACKEND": "tests.midi_backend", "LIVEGEN_TEST_MIDI_IN": str(played)}
+    srv = start_server(patch=patch, env=env)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(5)
+            s.sendto(osc("/learn/start", "/visual/mode"), srv.osc)
+            time.sleep(0.2)
+            with played.open("a") as f:
+                f.write("control_change channel=4 control=16 value=0 time=0\n")
+            reply = OscMessage(s.recvfrom(65536)[0])
+            assert (reply.address, reply.params) == ("/learn/learned", ["cc 16 ch 5", "/visual/mode"])
+            with played.open("a") as f:
+                f.write("control_change channel=4 control=16 value=127 time=0\n")
+            poll_until(lambda: srv.param("/visual/mode") == "xy", timeout=10)
+            assert srv.param("/visual/mode") == "xy"
+            s.sendto(osc("/learn/save"), srv.osc)
+            assert OscMessage(s.recvfrom(65536)[0]).params == [1, str(patch)]
+    finally:
+        srv.stop()
+    assert load_patch(patch).mappings[-1] == {"cc": 16, "channel": 5, "target": "/visual/mode"}

@@ -7,6 +7,7 @@ import math
 import time
 from pathlib import Path
 
+import mido
 import pytest
 
 from live.clock import Clock
@@ -111,3 +112,22 @@ def test_an_lfo_moves_its_target_in_tempo(tmp_path: Path) -> None:
         assert e["value"] == pytest.approx(want, abs=0.01), (beat, e["value"], want)
         checked += 1
     assert checked > 60  # 30 ticks a second
+
+
+def test_envelopes_gate_from_notes_and_osc(reg: Registry) -> None:
+    clock = Clock(bpm=60)
+    clock.start()
+    mods = Modulators(parse_modulators([
+        {"target": "/v/speed", "shape": "envelope", "trigger": {"note": 36, "channel": 10},
+         "attack": 0, "decay": 0, "sustain": 1, "release": 0, "depth": 2},
+        {"target": "/v/seed", "shape": "envelope", "trigger": "/pad/1", "attack": 0, "decay": 100,
+         "sustain": 0, "release": 0, "depth": 50}], reg, "p.toml"), reg, clock)
+    assert not mods.midi(mido.Message("note_on", channel=0, note=36, velocity=90))  # channel 1
+    assert mods.midi(mido.Message("note_on", channel=9, note=36, velocity=90))
+    assert mods.osc("/pad/1", []) and not mods.osc("/pad/2", [1.0])
+    mods.tick()
+    assert reg.get("/v/speed") == 3.0 and 58 <= reg.get("/v/seed") <= 60
+    mods.midi(mido.Message("note_off", channel=9, note=36))
+    mods.osc("/pad/1", [0.0])  # a release
+    mods.tick()
+    assert reg.get("/v/speed") == 1.0 and reg.get("/v/seed") == 10

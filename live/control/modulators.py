@@ -86,8 +86,8 @@ class Envelope:
         """Start (on) or release the envelope at a beat."""
         if on:
             self.on_beat, self.off_beat = beat, None
-        elif self.on_beat is not None and self.off_beat is None:
-            self.off_level, self.off_beat = self.level(beat), beat
+        elif self.on_beat is not None and (self.off_beat is None or self.off_beat > beat):
+            self.off_level, self.off_beat = self.level(beat), beat  # a pulse's release comes early
 
     def pulse(self, beat: float) -> None:
         """A trigger with no release: attack, decay, then release from there."""
