@@ -249,7 +249,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         patch = f.name
     log = tempfile.NamedTemporaryFile("w+", prefix="note-timing-", suffix=".log")
     proc = subprocess.Popen([sys.executable, str(ROOT / "server.py"), "--patch", patch, "--port",
-                             "0", "--osc-port", "0", "--osc-out", f"127.0.0.1:{rx.port}"],
+                             "0", "--osc-port", "0", "--oscquery-port", "0",
+                             "--osc-out", f"127.0.0.1:{rx.port}"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         assert proc.stdout is not None

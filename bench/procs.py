@@ -51,7 +51,7 @@ class ServerProcess:
         return "naive" if self.naive else "livegen"
 
     def command(self) -> list[str]:
-        entry = ["-m", "bench.naive"] if self.naive else [str(ROOT / "server.py")]
+        entry = ["-m", "bench.naive"] if self.naive else [str(ROOT / "server.py"), "--oscquery-port", "0"]
         sink = f"127.0.0.1:{self._sink.getsockname()[1]}"
         return [sys.executable, *entry, "--patch", str(self.patch), "--port", "0", "--osc-port", "0",
                 "--osc-out", sink, "--device", self.device]

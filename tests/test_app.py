@@ -21,7 +21,7 @@ from tests.conftest import ROOT, start_server
 def start_fails(patch: Path, *args: str) -> str:
     """Run the server, expect exit 2 before any ready line; return stderr."""
     proc = subprocess.run([sys.executable, str(ROOT / "server.py"), "--patch", str(patch),
-                           "--port", "0", "--osc-port", "0", *args],
+                           "--port", "0", "--osc-port", "0", "--oscquery-port", "0", *args],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""  # no ready line
