@@ -125,7 +125,8 @@ async def run(seconds: float, rates: list[float], resolution: int, fps: float) -
 
 def table(result: dict[str, Any]) -> str:
     """The windows as a Markdown table."""
-    lines = ["| address | rate asked | sent/s | applied/s | applied/sent | frames/s | WS round trip p50 / max ms |",
+    lines = ["| address | rate asked | sent/s | applied/s | applied/sent | frames/s "
+             "| WS round trip p50 / max ms |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for w in result["windows"]:
         ratio = f"{w['applied'] / w['sent']:.3f}" if w["sent"] else "-"
