@@ -1,0 +1,36 @@
+"""python -m models.data: build training data sets.
+
+    python -m models.data images --from openclipart-png --out data/clipart [--size 256]
+    python -m models.data images --from ~/my-photos --licence "CC-BY-4.0, me" --out data/mine
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from models.data import images
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The command line: one subcommand per kind of data set."""
+    ap = argparse.ArgumentParser(prog="python -m models.data", description="Build training data sets.")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    im = sub.add_parser("images", help="square crops for the GAN from Debian packages or folders",
+                        description=(images.__doc__ or "").split("\n\n")[-1])
+    images.add_arguments(im)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Dispatch to the subcommand."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    if args.command == "images":
+        images.main(args, argv)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
