@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from models import metrics
-from models.gan import Generator
+from models.gan import ImageGenerator
 from models.music_rnn import MusicRNN
 from models.text_rnn import TextRNN
 from models.weights import WeightsError, apply_bar, load
@@ -58,7 +58,7 @@ def evaluate(name: str, data: str | None = None, device: str = "cpu",
     src = resolve_data(card, data)
     t0 = time.time()
     out: dict[str, Any]
-    if isinstance(model, Generator):
+    if isinstance(model, ImageGenerator):
         from models.images import load_images
 
         out = metrics.gan_metrics(model, load_images(src), n=64 if quick else 512, device=device)

@@ -1,9 +1,14 @@
-"""DCGAN generator and discriminator, RGB at 64, 128 or 256 pixels."""
+"""DCGAN generator and discriminator, RGB at 64, 128 or 256 pixels; the generators by name.
+
+`build_generator(arch)` makes the generator an arch dict (a weights card's "arch") names:
+no "arch" key, or "dcgan", is the DCGAN below; "fastgan" is models/fastgan.py.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -101,8 +106,40 @@ class UpBlock(nn.Module):
         return F.relu(y + shift)
 
 
-class Generator(nn.Module):
-    """z (B, nz) -> image (B, 3, R, R) in [-1, 1]."""
+class ImageGenerator(nn.Module):
+    """What every generator is: z (B, cfg.nz) -> image (B, 3, R, R) in [-1, 1], R = cfg.resolution."""
+
+    cfg: GANConfig
+
+
+ARCHS = ("dcgan", "fastgan")
+
+
+def gan_config(arch: dict[str, Any]) -> GANConfig:
+    """The config of the generator an arch dict names (its "arch" key; DCGAN without one)."""
+    name = arch.get("arch", "dcgan")
+    if name == "dcgan":
+        return GANConfig(**{k: v for k, v in arch.items() if k != "arch"})
+    if name == "fastgan":
+        from models.fastgan import FastGANConfig
+
+        return FastGANConfig(**arch)
+    raise ValueError(f"unknown GAN architecture {name!r} (expected one of {', '.join(ARCHS)})")
+
+
+def build_generator(arch: dict[str, Any] | GANConfig) -> ImageGenerator:
+    """An untrained generator from an arch dict or a config."""
+    cfg = arch if isinstance(arch, GANConfig) else gan_config(arch)
+    if getattr(cfg, "arch", "dcgan") == "fastgan":
+        from models.fastgan import FastGANConfig, FastGenerator
+
+        assert isinstance(cfg, FastGANConfig)
+        return FastGenerator(cfg)
+    return Generator(cfg)
+
+
+class Generator(ImageGenerator):
+    """DCGAN: z (B, nz) -> image (B, 3, R, R) in [-1, 1]."""
 
     def __init__(self, cfg: GANConfig) -> None:
         super().__init__()
@@ -120,7 +157,6 @@ class Generator(nn.Module):
         x = x.view(z.shape[0], -1, 4, 4)  # (B, c0, 4, 4)
         x = self.blocks(x)  # (B, c_last, R, R)
         return torch.tanh(self.to_rgb(x))  # (B, 3, R, R)
-
 
 
 def calibrate_batchnorm(model: Generator, batches: int = 4) -> Generator:

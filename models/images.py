@@ -1,5 +1,8 @@
 """Image data for the GAN: a folder, an .npz of arrays, or scikit-image's photographs.
 
+A folder that `python -m models.data images` built has a manifest.json: its licences go into
+the card, and its crop_min (crops of 80-100% of each already square image) into the sampler.
+
 Images stay whole in memory (uint8); batches are random crops, rescaled to the
 model resolution with antialiasing, and flipped, so a dozen photographs give an
 endless stream of texture patches.
@@ -8,6 +11,7 @@ endless stream of texture patches.
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +39,31 @@ class ImageSet:
     names: list[str]
     skipped: list[str] = field(default_factory=list)  # unreadable files, with the reason
     source: str = ""
+    crop_min: float = 0.25  # smallest random crop, a fraction of the short side
+    manifest: dict[str, Any] | None = None  # a built data set's manifest.json
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The manifest.json of a data set `python -m models.data images` built, else None."""
+    mp = folder / "manifest.json"
+    if not mp.is_file():
+        return None
+    try:
+        man = json.loads(mp.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"data set manifest {mp} is unreadable: {e}") from None
+    return man if isinstance(man, dict) else None
+
+
+def licence_summary(ims: ImageSet) -> str | dict[str, Any]:
+    """What the card says about the licence of the images."""
+    if ims.manifest is not None:
+        return {"by_licence": ims.manifest.get("summary", {}).get("by_licence", {}),
+                "sources": ims.manifest.get("sources", []),
+                "per_image": str(Path(ims.source) / "manifest.json")}
+    if ims.source.startswith("skimage") or "skimage" in ims.source:
+        return SKIMAGE_LICENCE
+    return "see the source of the images"
 
 
 def _to_rgb(a: np.ndarray) -> np.ndarray:
@@ -66,6 +95,7 @@ def load_images(data: str | Path | None, min_side: int = 64) -> ImageSet:
         root = Path(skimage.__file__).parent / "data"
         files = [root / n for n in SKIMAGE_DEFAULT if (root / n).is_file()]
         source = "skimage"
+        manifest = None
     else:
         p = Path(data)
         if p.suffix == ".npz" and p.is_file():
@@ -74,6 +104,7 @@ def load_images(data: str | Path | None, min_side: int = 64) -> ImageSet:
             raise FileNotFoundError(f"image data not found: {p} (a folder, an .npz or 'skimage')")
         files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES)
         source = str(p)
+        manifest = read_manifest(p)
     images, names, skipped = [], [], []
     for f in files:
         try:
@@ -89,7 +120,9 @@ def load_images(data: str | Path | None, min_side: int = 64) -> ImageSet:
     if not images:
         raise ValueError(f"no readable images in {source} ({len(files)} files, "
                          f"{len(skipped)} unreadable)")
-    return ImageSet(images, names, skipped, source)
+    if manifest is None:
+        return ImageSet(images, names, skipped, source)
+    return ImageSet(images, names, skipped, source, float(manifest.get("crop_min", 0.25)), manifest)
 
 
 def _load_npz(p: Path, min_side: int) -> ImageSet:
@@ -121,11 +154,12 @@ class CropSampler:
     """Random square crops (side between res and the image's short side), resized to res."""
 
     def __init__(self, ims: ImageSet, res: int, device: str | torch.device = "cpu",
-                 min_frac: float = 0.25) -> None:
+                 min_frac: float | None = None) -> None:
         self.images = [im.to(device) for im in ims.images]
         self.res = res
         self.device = device
-        self.min_frac = min_frac  # smallest crop, as a fraction of the short side
+        # smallest crop, as a fraction of the short side (default: what the image set says)
+        self.min_frac = ims.crop_min if min_frac is None else min_frac
 
     def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
         """(n, 3, res, res) float in [-1, 1]; all randomness from gen (CPU generator)."""

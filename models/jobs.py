@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from models import metrics
 from models.datasets import TINYSHAKESPEARE, verify
 from models.diffaug import diff_augment
-from models.gan import Discriminator, GANConfig, Generator
-from models.images import SKIMAGE_LICENCE, CropSampler, load_images
+from models.gan import Discriminator, build_generator, gan_config
+from models.images import CropSampler, licence_summary, load_images
 from models.music_data import DEFAULT_CACHE, LICENCE_NOTE, encode_notes, ensure_cache, load_corpus
 from models.music_rnn import MusicConfig, MusicRNN
 from models.text_rnn import TextConfig, TextRNN
@@ -252,8 +252,17 @@ class MusicJob(RNNJob):
                                      events=100 if quick else 400)
 
 
+# Per architecture (--arch dcgan|fastgan): the sizes used unless --arch KEY=VALUE says otherwise.
+GAN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dcgan": dict(nz=128, resolution=128, g_base=12, g_max=192, d_base=32, d_max=256,
+                  d_dropout=0.0),
+    "fastgan": dict(arch="fastgan", nz=128, resolution=256, g_base=8, g_max=128, d_base=32,
+                    d_max=256, d_dropout=0.0),
+}
+
+
 class GANJob(Job):
-    """Hinge-loss DCGAN with DiffAugment on random crops of a few images; the EMA G ships."""
+    """Hinge-loss GAN (DCGAN or FastGAN G, spectral-norm D) with DiffAugment; the EMA G ships."""
 
     default_steps = 20000
     main_loss = "d_loss"
@@ -262,12 +271,16 @@ class GANJob(Job):
                  arch_over: dict[str, Any]) -> None:
         super().__init__(args, device, arch_over)
         self.ims = load_images(args.data or "skimage")
-        arch = dict(nz=128, resolution=128, g_base=12, g_max=192, d_base=32, d_max=256,
-                    d_dropout=0.0) | arch_over
-        cfg = GANConfig(**arch)
+        if getattr(args, "crop_min", None) is not None:
+            self.ims.crop_min = args.crop_min
+        name = arch_over.get("arch", "dcgan")
+        if name not in GAN_DEFAULTS:
+            raise ValueError(f"unknown GAN architecture {name!r} (expected one of "
+                             f"{', '.join(GAN_DEFAULTS)})")
+        cfg = gan_config(GAN_DEFAULTS[name] | arch_over)
         self.arch = cfg.to_dict()
         self.crops = CropSampler(self.ims, cfg.resolution, device)
-        self.G = Generator(cfg).to(device)
+        self.G = build_generator(cfg).to(device)
         self.D = Discriminator(cfg).to(device)
         self.G_ema = copy.deepcopy(self.G).eval()
         for p in self.G_ema.parameters():
@@ -279,11 +292,13 @@ class GANJob(Job):
                      "d": torch.optim.Adam(self.D.parameters(), lr=self.lr, betas=betas)}
         self.modules = {"G": self.G, "D": self.D, "G_ema": self.G_ema}
         self.ema_decay = 0.999
-        self.data_info = {"source": self.ims.source, "images": self.ims.names,
+        many = len(self.ims.names) > 64  # a built data set: the manifest lists every image
+        self.data_info = {"source": self.ims.source,
+                          "images": len(self.ims.names) if many else self.ims.names,
                           "skipped": self.ims.skipped,
-                          "crops": "random squares 25-100% of the short side, h-flip",
-                          "licence": SKIMAGE_LICENCE if self.ims.source.startswith("skimage")
-                          or "skimage" in self.ims.source else "see the source of the images"}
+                          "crops": f"random squares {self.ims.crop_min:.0%}-100% of the short "
+                                   "side, h-flip",
+                          "licence": licence_summary(self.ims)}
         if self.ims.skipped:
             print(f"skipped {len(self.ims.skipped)} unreadable images: {self.ims.skipped[:3]}")
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.gan import GANConfig, Generator
+from models.gan import ImageGenerator, build_generator
 from models.images import CropSampler, ImageSet
 from models.music_data import EventVocab, NoteCorpus, encode_notes, ngram_counts
 from models.music_rnn import MusicConfig, MusicRNN, MusicSampler, events_to_notes
@@ -68,7 +68,7 @@ def swd(a: torch.Tensor, b: torch.Tensor, seed: int = 0, per_image: int = 64) ->
 
 
 @torch.no_grad()
-def generate(g: Generator, n: int, seed: int, device: str | torch.device,
+def generate(g: ImageGenerator, n: int, seed: int, device: str | torch.device,
              batch: int = 128) -> torch.Tensor:
     """n images of g from latents of a fixed seed, (n, 3, R, R) float on the CPU."""
     gen = torch.Generator().manual_seed(seed)
@@ -77,15 +77,18 @@ def generate(g: Generator, n: int, seed: int, device: str | torch.device,
     return torch.cat([g(z[i : i + batch].to(device)).float().cpu() for i in range(0, n, batch)])
 
 
-def gan_metrics(g: Generator, ims: ImageSet, n: int = 512,
+def gan_metrics(g: ImageGenerator, ims: ImageSet, n: int = 512,
                 device: str | torch.device = "cpu") -> dict[str, float]:
-    """SWD of G vs held-out crops, beside real-vs-real and an untrained G; the gap closed."""
+    """SWD of G vs held-out crops, beside real-vs-real and an untrained G; the gap closed.
+
+    The crops are drawn as in training (ims.crop_min: a built data set's manifest says it).
+    """
     res = g.cfg.resolution
     crops = CropSampler(ims, res)
     real_a = crops.sample(n, torch.Generator().manual_seed(10_001))  # crop seeds unseen in training
     real_b = crops.sample(n, torch.Generator().manual_seed(10_002))
     torch.manual_seed(0)
-    untrained = Generator(GANConfig(**g.cfg.to_dict())).to(device)
+    untrained = build_generator(g.cfg.to_dict()).to(device)
     s_fake = swd(generate(g, n, 1, device), real_a)
     s_real = swd(real_b, real_a)
     s_untr = swd(generate(untrained, n, 1, device), real_a)

@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.gan import Generator
+from models.gan import ImageGenerator
 from models.music_rnn import MusicRNN
 from models.text_rnn import TextRNN
 from models.weights import WeightsError, load
 
 
-def gan_grid(model: Generator, n: int, seed: int, truncation: float = 1.0) -> np.ndarray:
+def gan_grid(model: ImageGenerator, n: int, seed: int, truncation: float = 1.0) -> np.ndarray:
     """n images in a square-ish grid, (H, W, 3) uint8."""
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(n, model.cfg.nz, generator=gen) * truncation
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     except WeightsError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
-    if isinstance(model, Generator):
+    if isinstance(model, ImageGenerator):
         from PIL import Image
 
         Image.fromarray(gan_grid(model, args.n, args.seed, args.truncation)).save(args.out)

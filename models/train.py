@@ -44,7 +44,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--seq", type=int, help="sequence length (music, text)")
     ap.add_argument("--lr", type=float)
     ap.add_argument("--arch", action="append", default=[], metavar="KEY=VALUE",
-                    help="architecture override, e.g. --arch hidden=512 (JSON values)")
+                    help="architecture override, e.g. --arch hidden=512 (JSON values); "
+                         "gan: a bare name picks the generator: --arch fastgan (default dcgan)")
+    ap.add_argument("--crop-min", type=float,
+                    help="gan: smallest random crop, a fraction of the short side (default 0.25, "
+                         "or what a built data set's manifest says)")
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--out-dir", type=Path, default=WEIGHTS_DIR, help="where the weights go")
     ap.add_argument("--ckpt-dir", type=Path, default=ROOT / "checkpoints")
@@ -154,7 +158,13 @@ def make_job(args: argparse.Namespace) -> tuple[Job, torch.device]:
     torch.manual_seed(args.seed)
     arch_over = {}
     for kv in args.arch:
-        k, _, v = kv.partition("=")
+        k, eq, v = kv.partition("=")
+        if not eq:  # a bare name: the architecture (gan: dcgan or fastgan)
+            if args.kind != "gan":
+                raise ValueError(f"--arch {kv}: only gan has named architectures; "
+                                 "use --arch KEY=VALUE")
+            arch_over["arch"] = k
+            continue
         try:
             arch_over[k] = json.loads(v)
         except json.JSONDecodeError:

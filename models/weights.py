@@ -79,9 +79,9 @@ def build(kind: str, arch: dict[str, Any]) -> nn.Module:
     """Construct an untrained network of KIND from its architecture config."""
     try:
         if kind == "gan":
-            from models.gan import GANConfig, Generator
+            from models.gan import build_generator
 
-            return Generator(GANConfig(**arch))
+            return build_generator(arch)
         if kind == "music":
             from models.music_rnn import MusicConfig, MusicRNN
 

@@ -10,14 +10,18 @@ import pytest
 import torch
 from PIL import Image
 
+from live.engine import TracedGenerator, trace_generator
 from models import weights
 from models.diffaug import diff_augment
-from models.gan import GANConfig, Generator
+from models.fastgan import FastGANConfig, FastGenerator
+from models.gan import GANConfig, Generator, build_generator, gan_config
 from models.images import CropSampler, load_images
 from models.jobs import GANJob
 from models.metrics import swd
 from tests.model_helpers import resume_matches, run_train, shipped
 
+FAST = ["--arch", "fastgan", "--arch", "resolution=64", "--arch", "g_base=4", "--arch", "g_max=16",
+        "--arch", "d_base=8", "--arch", "d_max=16", "--arch", "nz=16", "--batch", "4"]
 TINY = ["--arch", "resolution=32", "--arch", "g_base=4", "--arch", "g_max=16",
         "--arch", "d_base=8", "--arch", "d_max=16", "--arch", "nz=16", "--batch", "4"]
 
@@ -141,3 +145,60 @@ def test_quality_bar_of_a_gan() -> None:
     assert good["below_bar"] is False and weights.quality_note(good) is None
     unknown = weights.apply_bar({"kind": "gan", "metrics": {"train_loss_ema": 1.0}, "below_bar": True})
     assert "below_bar" not in unknown and weights.quality_note(unknown) is None  # --no-eval
+
+
+def test_fastgan_shapes() -> None:
+    torch.manual_seed(0)
+    g = FastGenerator(FastGANConfig(resolution=256, nz=32, g_base=2, g_max=16)).eval()
+    with torch.no_grad():
+        y = g(torch.randn(2, 32))
+    assert y.shape == (2, 3, 256, 256) and float(y.abs().max()) <= 1
+    assert sorted(g.sle, key=int) == ["64", "128", "256"]  # excited from 4, 8 and 16 px
+    assert g.cfg.channels(4) == 16 and g.cfg.channels(256) == 2
+    default = build_generator({"arch": "fastgan"})
+    assert isinstance(default, FastGenerator) and default.cfg.resolution == 256
+    assert isinstance(build_generator({"resolution": 32, "g_base": 4}), Generator)  # no arch: DCGAN
+
+
+def test_fastgan_round_trip_and_trace(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    cfg = FastGANConfig(resolution=64, nz=16, g_base=4, g_max=16)
+    g = build_generator(cfg.to_dict())
+    g(torch.randn(4, 16))  # train mode: BatchNorm statistics move off their defaults
+    g.eval()
+    weights.save(g, str(tmp_path / "f"), {"kind": "gan", "arch": cfg.to_dict()})
+    g2, card = weights.load(str(tmp_path / "f"))
+    assert isinstance(g2, FastGenerator) and card["arch"]["arch"] == "fastgan"
+    z = torch.randn(3, 16)
+    with torch.no_grad():
+        assert torch.equal(g(z), g2(z))
+    traced = trace_generator("f", g2, pixels=True)  # what the live engine does on the CPU
+    assert isinstance(traced, TracedGenerator) and traced.cfg.nz == 16
+    px = traced(z)
+    assert px.shape == (3, 64, 64, 3) and px.dtype == torch.uint8
+    plain = trace_generator("f", g2)
+    assert isinstance(plain, TracedGenerator)
+    with torch.no_grad():
+        assert torch.allclose(plain(z), g2(z), atol=1e-5)
+
+
+def test_fastgan_trains_and_resumes(image_dir: Path, tmp_path: Path) -> None:
+    card = run_train(["gan", "--data", str(image_dir), "--name", "f", "--steps", "2"] + FAST, tmp_path)
+    assert card["arch"]["arch"] == "fastgan" and card["arch"]["resolution"] == 64
+    assert "gap_closed" in card["metrics"]
+    g, _ = weights.load(str(tmp_path / "w" / "f"))
+    assert isinstance(g, FastGenerator) and g(torch.randn(2, 16)).shape == (2, 3, 64, 64)
+    assert resume_matches(["gan", "--data", str(image_dir)] + FAST, tmp_path, 4)
+
+
+def test_unknown_architecture(image_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown GAN architecture 'stylegan9'"):
+        gan_config({"arch": "stylegan9"})
+    with pytest.raises(weights.WeightsError, match="unknown GAN architecture"):
+        weights.build("gan", {"arch": "stylegan9"})
+    with pytest.raises(ValueError, match="unknown GAN architecture 'stylegan9'"):
+        run_train(["gan", "--data", str(image_dir), "--name", "x", "--arch", "stylegan9"], tmp_path)
+    with pytest.raises(ValueError, match="only gan has named architectures"):
+        run_train(["text", "--name", "x", "--arch", "fastgan"], tmp_path)
+    with pytest.raises(ValueError, match="at least 64"):
+        FastGANConfig(resolution=32)
