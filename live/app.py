@@ -17,6 +17,7 @@ from live.engine import Engine
 from live.events import EventBus
 from live.frames import FrameBus
 from live.io.link import LinkSync
+from live.io.midi_clock import MidiClock
 from live.io.osc import OscIn, OscOut
 from live.io.oscquery import DEFAULT_PORT as OSCQUERY_PORT
 from live.io.oscquery import OscQueryServer
@@ -85,6 +86,7 @@ class App:
         self.osc_transport: asyncio.DatagramTransport | None = None
         self.oscquery: OscQueryServer | None = None
         self.control: Control | None = None
+        self.midi_clock: MidiClock | None = None
 
     async def start(self) -> dict[str, Any]:
         """Warm every voice and open every socket; return the ready line's fields."""
@@ -97,6 +99,8 @@ class App:
         self.control = self._build_control(rt)
         http_port, osc_port = await self._open_sockets(rt)
         rt.clock.start()
+        if self.midi_clock is not None:
+            self.midi_clock.start()  # clock out from beat 0
         self.control.start()
         if rt.recorder is not None:
             rt.recorder.rebase(rt.clock.origin_unix)
@@ -149,6 +153,10 @@ class App:
         if rt.recorder is not None:
             registry.listen(rt.recorder.control)
             clock.on_tempo(rt.recorder.tempo)
+        # MIDI clock in and out, /clock/source (before the patch sets [clock] keys).
+        self.midi_clock = MidiClock(clock, registry, rt.scheduler, loop, lambda: [
+            f"/{n}/play" for n, v in self.voices.items() if v.kind == "music"])
+        self.midi_clock.add_params()
         return rt
 
     def _open_recorder(self, clock: Clock, device: Any) -> Recorder | None:
@@ -234,7 +242,8 @@ class App:
             "stamp": rt.registry.stamp,
             "device": str(rt.engine.device),
             "osc": {"received": osc_in.received, "errors": osc_in.errors, "sent": rt.osc_out.sent},
-            "clock": rt.clock.status() | {"link": rt.link.status()},
+            "clock": rt.clock.status() | {"link": rt.link.status(), "midi": (
+                self.midi_clock.status() if self.midi_clock is not None else None)},
             "note_sender": rt.note_sender.stats(),
             "scheduler": rt.scheduler.stats(),
             "recording": rt.recorder.status() if rt.recorder is not None else None,
@@ -254,6 +263,8 @@ class App:
             except Exception:
                 log.exception("voice %s did not stop cleanly", voice.name)
         rt = self.rt
+        if self.midi_clock is not None:
+            self.midi_clock.close()  # stop goes out before the scheduler ends
         if rt is not None:
             rt.scheduler.stop()
             rt.note_sender.close()
