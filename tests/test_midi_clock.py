@@ -271,3 +271,28 @@ def test_server_with_a_missing_clock_port_starts_and_says_why(tmp_path: Path) ->
         assert server.get_json("/status")["clock"]["midi"]["out"]["running"]
     finally:
         server.stop()
+
+
+def test_clock_out_moves_to_another_port_live_and_a_refused_one_changes_nothing(
+        test_backend: Path) -> None:
+    clock, reg, midi = follower(240.0)
+    midi.output.scheduler = sched = Scheduler(clock, realtime=False)
+    sched.start()
+    try:
+        reg.set("/clock/midi_clock_out", "virtual:a", source="patch")
+        midi.start(Fraction(1))
+        poll_until(lambda: midi.output.ticks >= 30, timeout=10)
+        with pytest.raises(ParamError, match="cannot open"):
+            reg.set("/clock/midi_clock_out", "fail b")
+        assert midi.status()["out"]["port"] == "virtual:a" and midi.output.running
+        reg.set("/clock/midi_clock_out", "virtual:c")  # stop on a, start on c at the next bar
+        bar = midi.output.started_at
+        assert bar is not None and bar % 4 == 0 and bar > Fraction(1)
+        reg.set("/clock/midi_clock_out", "")
+        assert midi.status()["out"] == "off"
+    finally:
+        sched.stop()
+    lines = test_backend.read_text().splitlines()
+    assert lines[0] == "start time=0" and lines[-1] == "stop time=0"
+    # c was set and closed before its bar came: it never started, so it owes no stop.
+    assert lines.count("stop time=0") == 1 and lines.count("start time=0") == 1

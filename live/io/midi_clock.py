@@ -30,7 +30,7 @@ from typing import Any
 import mido
 
 from live.clock import Clock
-from live.io.midi import MidiError, MidiOut, open_input
+from live.io.midi import MidiError, MidiOut, open_input, open_output
 from live.params import BoolParam, Change, ChoiceParam, ParamError, Registry, StringParam
 from live.scheduler import Scheduler
 
@@ -260,20 +260,21 @@ class MidiClockOut:
     def __init__(self, clock: Clock, scheduler: Scheduler, ppqn: int = PPQN, ahead: int = PPQN) -> None:
         self.clock, self.scheduler, self.ppqn, self.ahead = clock, scheduler, ppqn, ahead
         self.midi = MidiOut()
-        self.running = False
+        self.running = False  # start is queued or sent
+        self.playing = False  # start went out: a stop is owed
         self.started_at: Fraction | None = None  # beat of the start message
         self.ticks = 0
         self._gen = 0  # a stop makes queued ticks of an earlier run no-ops
         self._lock = threading.Lock()
 
     def open(self, spec: str | None) -> None:
-        """Open a port (None or '' closes); MidiError and nothing changes if it cannot open."""
-        was = self.running
-        if was:
-            self.stop()
-        self.midi.open(spec)
-        if was and self.midi.port is not None:
-            self.begin()
+        """Open a port (None or '' closes), stopping the old one; MidiError and nothing changes
+        if it cannot open. begin() starts the new one."""
+        port = open_output(spec) if spec else None  # MidiError before anything changes
+        self.stop()
+        self.midi.close()
+        with self.midi._lock:
+            self.midi.port, self.midi.spec, self.midi.problem = port, spec or None, None
 
     def next_bar(self) -> Fraction:
         """The first bar line at least 10 ms from now."""
@@ -302,6 +303,7 @@ class MidiClockOut:
     def _send_start(self, gen: int) -> None:
         if gen == self._gen:
             self.midi.send(mido.Message("start"))
+            self.playing = True
 
     def _tick(self, k: int, gen: int) -> None:
         if gen != self._gen:
@@ -311,9 +313,9 @@ class MidiClockOut:
         self._queue(k + self.ahead, gen)  # keep a beat of ticks queued
 
     def stop(self) -> None:
-        """Drop the queued ticks and send stop."""
+        """Drop the queued ticks; send stop if start went out."""
         with self._lock:
-            was, self.running = self.running, False
+            was, self.running, self.playing = self.playing, False, False
             self._gen += 1
         self.scheduler.cancel(OWNER)
         if was:
