@@ -4,6 +4,7 @@ recalls, morphs and stores presets, and learns a mapping."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import shutil
 import socket
 import subprocess
@@ -124,3 +125,14 @@ def test_pd_recalls_morphs_stores_and_learns(tmp_path: Path) -> None:
         assert 'target = "/visual/truncation"' in patch.read_text()
     finally:
         assert server.stop() == 0
+
+
+def test_the_diagram_is_drawn_from_the_patch() -> None:
+    """patches/pd/livegen.svg is what diagram.py draws from livegen.pd today."""
+    spec = importlib.util.spec_from_file_location("pd_diagram", PATCH.with_name("diagram.py"))
+    assert spec and spec.loader
+    diagram = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(diagram)
+    drawn = diagram.svg(PATCH.read_text())
+    assert drawn == PATCH.with_suffix(".svg").read_text()
+    assert drawn.count("<rect") > 50 and "oscformat preset morph" in drawn
