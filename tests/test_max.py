@@ -3,6 +3,7 @@ message flow, run by a small interpreter of those objects, against a real server
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import socket
@@ -259,3 +260,14 @@ def test_notes_beats_and_words_from_the_server(stage: Server, sink: OscSink) -> 
     assert run.shown[beat] == [r for r in items if r.address == "/clock/beat"][-1].args[0]
     word = next(b for b, box in run.boxes.items() if box["maxclass"] == "message" and box["text"] == "")
     assert run.shown[word] == [r for r in items if r.address == "/text/word"][-1].args
+
+
+def test_the_diagram_is_drawn_from_the_patch() -> None:
+    """patches/max/livegen.svg is what diagram.py draws from livegen.maxpat today."""
+    spec = importlib.util.spec_from_file_location("max_diagram", PATCH.with_name("diagram.py"))
+    assert spec and spec.loader
+    diagram = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(diagram)
+    drawn = diagram.svg(PATCH.read_text())
+    assert drawn == PATCH.with_suffix(".svg").read_text()
+    assert "udpsend 127.0.0.1 9000" in drawn and drawn.count("<line") == len(load()["lines"])

@@ -12,7 +12,7 @@
         "rect": [
             100.0,
             100.0,
-            960.0,
+            1180.0,
             620.0
         ],
         "bglocked": 0,
@@ -60,7 +60,7 @@
                     "patching_rect": [
                         20.0,
                         560.0,
-                        150.0,
+                        164.0,
                         22.0
                     ],
                     "text": "udpsend 127.0.0.1 9000"
@@ -73,7 +73,7 @@
                     "numinlets": 1,
                     "numoutlets": 0,
                     "patching_rect": [
-                        180.0,
+                        200.0,
                         560.0,
                         220.0,
                         20.0
@@ -151,7 +151,7 @@
                     "patching_rect": [
                         20.0,
                         250.0,
-                        130.0,
+                        157.0,
                         22.0
                     ],
                     "text": "prepend /visual/speed"
@@ -164,7 +164,7 @@
                     "numinlets": 1,
                     "numoutlets": 0,
                     "patching_rect": [
-                        170.0,
+                        205.0,
                         40.0,
                         130.0,
                         20.0
@@ -183,7 +183,7 @@
                     ],
                     "parameter_enable": 0,
                     "patching_rect": [
-                        170.0,
+                        205.0,
                         62.0,
                         20.0,
                         140.0
@@ -205,7 +205,7 @@
                     ],
                     "parameter_enable": 0,
                     "patching_rect": [
-                        170.0,
+                        205.0,
                         212.0,
                         60.0,
                         22.0
@@ -225,9 +225,9 @@
                         ""
                     ],
                     "patching_rect": [
-                        170.0,
+                        205.0,
                         250.0,
-                        130.0,
+                        191.0,
                         22.0
                     ],
                     "text": "prepend /visual/truncation"
@@ -240,7 +240,7 @@
                     "numinlets": 1,
                     "numoutlets": 0,
                     "patching_rect": [
-                        320.0,
+                        390.0,
                         40.0,
                         130.0,
                         20.0
@@ -259,7 +259,7 @@
                     ],
                     "parameter_enable": 0,
                     "patching_rect": [
-                        320.0,
+                        390.0,
                         62.0,
                         20.0,
                         140.0
@@ -281,7 +281,7 @@
                     ],
                     "parameter_enable": 0,
                     "patching_rect": [
-                        320.0,
+                        390.0,
                         212.0,
                         60.0,
                         22.0
@@ -301,9 +301,9 @@
                         ""
                     ],
                     "patching_rect": [
-                        320.0,
+                        390.0,
                         250.0,
-                        130.0,
+                        191.0,
                         22.0
                     ],
                     "text": "prepend /music/temperature"
@@ -316,7 +316,7 @@
                     "numinlets": 1,
                     "numoutlets": 0,
                     "patching_rect": [
-                        470.0,
+                        575.0,
                         40.0,
                         100.0,
                         20.0
@@ -336,7 +336,7 @@
                     ],
                     "parameter_enable": 0,
                     "patching_rect": [
-                        470.0,
+                        575.0,
                         62.0,
                         60.0,
                         22.0
@@ -355,9 +355,9 @@
                         ""
                     ],
                     "patching_rect": [
-                        470.0,
+                        575.0,
                         250.0,
-                        120.0,
+                        136.0,
                         22.0
                     ],
                     "text": "prepend /clock/bpm"
@@ -370,7 +370,7 @@
                     "numinlets": 1,
                     "numoutlets": 0,
                     "patching_rect": [
-                        470.0,
+                        575.0,
                         100.0,
                         60.0,
                         20.0
@@ -388,7 +388,7 @@
                         ""
                     ],
                     "patching_rect": [
-                        470.0,
+                        575.0,
                         122.0,
                         44.0,
                         22.0
@@ -406,7 +406,7 @@
                         ""
                     ],
                     "patching_rect": [
-                        520.0,
+                        625.0,
                         122.0,
                         44.0,
                         22.0
@@ -424,7 +424,7 @@
                         ""
                     ],
                     "patching_rect": [
-                        470.0,
+                        575.0,
                         152.0,
                         44.0,
                         22.0
@@ -442,7 +442,7 @@
                         ""
                     ],
                     "patching_rect": [
-                        520.0,
+                        625.0,
                         152.0,
                         44.0,
                         22.0
@@ -460,9 +460,9 @@
                         ""
                     ],
                     "patching_rect": [
-                        470.0,
+                        575.0,
                         290.0,
-                        130.0,
+                        150.0,
                         22.0
                     ],
                     "text": "prepend /visual/mode"
@@ -495,7 +495,7 @@
                     "patching_rect": [
                         20.0,
                         352.0,
-                        142.0,
+                        136.0,
                         22.0
                     ],
                     "text": "/preset/store calm"
@@ -511,9 +511,9 @@
                         ""
                     ],
                     "patching_rect": [
-                        160.0,
+                        180.0,
                         352.0,
-                        142.0,
+                        136.0,
                         22.0
                     ],
                     "text": "/preset/store wild"
@@ -531,7 +531,7 @@
                     "patching_rect": [
                         20.0,
                         382.0,
-                        149.0,
+                        143.0,
                         22.0
                     ],
                     "text": "/preset/recall calm"
@@ -547,9 +547,9 @@
                         ""
                     ],
                     "patching_rect": [
-                        160.0,
+                        180.0,
                         382.0,
-                        149.0,
+                        143.0,
                         22.0
                     ],
                     "text": "/preset/recall wild"
@@ -562,8 +562,8 @@
                     "numinlets": 1,
                     "numoutlets": 0,
                     "patching_rect": [
-                        300.0,
-                        352.0,
+                        370.0,
+                        330.0,
                         130.0,
                         20.0
                     ],
@@ -581,9 +581,9 @@
                     ],
                     "parameter_enable": 0,
                     "patching_rect": [
-                        300.0,
-                        374.0,
-                        140.0,
+                        370.0,
+                        352.0,
+                        160.0,
                         20.0
                     ],
                     "floatoutput": 1,
@@ -603,8 +603,8 @@
                     ],
                     "parameter_enable": 0,
                     "patching_rect": [
-                        300.0,
-                        400.0,
+                        370.0,
+                        380.0,
                         60.0,
                         22.0
                     ],
@@ -623,9 +623,9 @@
                         ""
                     ],
                     "patching_rect": [
-                        300.0,
-                        430.0,
-                        190.0,
+                        370.0,
+                        412.0,
+                        225.0,
                         22.0
                     ],
                     "text": "prepend /preset/morph calm wild"
@@ -639,9 +639,9 @@
                     "numoutlets": 0,
                     "patching_rect": [
                         20.0,
-                        420.0,
-                        260.0,
-                        34.0
+                        430.0,
+                        340.0,
+                        20.0
                     ],
                     "text": "learn: click start, move a controller that sends OSC, then save"
                 }
@@ -658,7 +658,7 @@
                     "patching_rect": [
                         20.0,
                         462.0,
-                        198.0,
+                        191.0,
                         22.0
                     ],
                     "text": "/learn/start /visual/speed"
@@ -674,9 +674,9 @@
                         ""
                     ],
                     "patching_rect": [
-                        210.0,
+                        230.0,
                         462.0,
-                        93.0,
+                        89.0,
                         22.0
                     ],
                     "text": "/learn/save"
@@ -692,9 +692,9 @@
                         ""
                     ],
                     "patching_rect": [
-                        290.0,
+                        330.0,
                         462.0,
-                        107.0,
+                        102.0,
                         22.0
                     ],
                     "text": "/learn/cancel"
@@ -712,7 +712,7 @@
                     "patching_rect": [
                         20.0,
                         500.0,
-                        114.0,
+                        109.0,
                         22.0
                     ],
                     "text": "/music/panic 1"
@@ -740,7 +740,7 @@
                     "numinlets": 1,
                     "numoutlets": 0,
                     "patching_rect": [
-                        560.0,
+                        760.0,
                         40.0,
                         300.0,
                         20.0
@@ -758,9 +758,9 @@
                         ""
                     ],
                     "patching_rect": [
-                        560.0,
+                        760.0,
                         62.0,
-                        110.0,
+                        116.0,
                         22.0
                     ],
                     "text": "udpreceive 9001"
@@ -779,9 +779,9 @@
                         ""
                     ],
                     "patching_rect": [
-                        560.0,
+                        760.0,
                         100.0,
-                        260.0,
+                        286.0,
                         22.0
                     ],
                     "text": "route /music/note /clock/beat /text/word"
@@ -799,9 +799,9 @@
                         "float"
                     ],
                     "patching_rect": [
-                        560.0,
+                        760.0,
                         140.0,
-                        90.0,
+                        96.0,
                         22.0
                     ],
                     "text": "unpack i i f"
@@ -817,9 +817,9 @@
                         "float"
                     ],
                     "patching_rect": [
-                        700.0,
+                        900.0,
                         175.0,
-                        60.0,
+                        62.0,
                         22.0
                     ],
                     "text": "* 1000."
@@ -836,9 +836,9 @@
                         "float"
                     ],
                     "patching_rect": [
-                        560.0,
+                        760.0,
                         210.0,
-                        120.0,
+                        123.0,
                         22.0
                     ],
                     "text": "makenote 100 250"
@@ -851,7 +851,7 @@
                     "numinlets": 1,
                     "numoutlets": 0,
                     "patching_rect": [
-                        690.0,
+                        870.0,
                         140.0,
                         230.0,
                         20.0
@@ -866,9 +866,9 @@
                     "numinlets": 3,
                     "numoutlets": 0,
                     "patching_rect": [
-                        560.0,
+                        760.0,
                         250.0,
-                        60.0,
+                        62.0,
                         22.0
                     ],
                     "text": "noteout"
@@ -881,12 +881,12 @@
                     "numinlets": 1,
                     "numoutlets": 0,
                     "patching_rect": [
-                        630.0,
+                        830.0,
                         250.0,
                         300.0,
                         20.0
                     ],
-                    "text": "to the MIDI synth chosen in MIDI Setup (channel 1)"
+                    "text": "to the MIDI synth chosen in MIDI Setup"
                 }
             },
             {
@@ -901,7 +901,7 @@
                     ],
                     "parameter_enable": 0,
                     "patching_rect": [
-                        690.0,
+                        890.0,
                         300.0,
                         60.0,
                         22.0
@@ -915,7 +915,7 @@
                     "numinlets": 1,
                     "numoutlets": 0,
                     "patching_rect": [
-                        755.0,
+                        955.0,
                         300.0,
                         40.0,
                         20.0
@@ -933,9 +933,9 @@
                         ""
                     ],
                     "patching_rect": [
-                        820.0,
+                        1020.0,
                         300.0,
-                        80.0,
+                        89.0,
                         22.0
                     ],
                     "text": "prepend set"
@@ -951,7 +951,7 @@
                         ""
                     ],
                     "patching_rect": [
-                        820.0,
+                        1020.0,
                         340.0,
                         140.0,
                         22.0
@@ -966,7 +966,7 @@
                     "numinlets": 1,
                     "numoutlets": 0,
                     "patching_rect": [
-                        820.0,
+                        1020.0,
                         370.0,
                         80.0,
                         20.0
