@@ -50,6 +50,10 @@ def resolve_options(args: argparse.Namespace, server: dict) -> Options:
         if value is None:
             value = server.get(key, getattr(opts, key))
         setattr(opts, key, value)
+    watch = server.get("watch", True)
+    if not isinstance(watch, bool):
+        raise ValueError(f"patch [server] watch = {watch!r} refused, expected true or false")
+    opts.watch = watch
     targets = args.osc_out if args.osc_out is not None else server.get("osc_out")
     if targets is not None:
         opts.osc_out = [parse_target(t) for t in targets]

@@ -42,9 +42,10 @@ class ServerProcess:
             self._log = open(LOG_DIR / f"{_started:02d}-{stem}.log", "w+")  # noqa: SIM115
         else:
             self._log = tempfile.NamedTemporaryFile("w+", prefix="livegen-bench-", suffix=".log")
-        # OSC out goes to a socket of ours that nobody reads, not to another program's port 9001.
-        self._sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sink.bind(("127.0.0.1", 0))
+        # OSC out goes to a socket of ours (read by a bench that wants the notes, else by nobody),
+        # not to another program's port 9001.
+        self.osc_sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.osc_sink.bind(("127.0.0.1", 0))
 
     @property
     def name(self) -> str:
@@ -52,7 +53,7 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         entry = ["-m", "bench.naive"] if self.naive else [str(ROOT / "server.py"), "--oscquery-port", "0"]
-        sink = f"127.0.0.1:{self._sink.getsockname()[1]}"
+        sink = f"127.0.0.1:{self.osc_sink.getsockname()[1]}"
         return [sys.executable, *entry, "--patch", str(self.patch), "--port", "0", "--osc-port", "0",
                 "--osc-out", sink, "--device", self.device]
 
@@ -128,7 +129,7 @@ class ServerProcess:
         except TimeoutError:
             await self.kill()
         finally:
-            self._sink.close()
+            self.osc_sink.close()
 
     async def kill(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
@@ -140,7 +141,7 @@ class ServerProcess:
             await self.start()
         except BaseException:
             await self.kill()
-            self._sink.close()
+            self.osc_sink.close()
             self._log.close()
             raise
         return self

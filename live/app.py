@@ -8,6 +8,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from live.clock import Clock
@@ -24,8 +25,9 @@ from live.io.oscquery import OscQueryServer
 from live.io.sender import NoteSender
 from live.io.websocket import WebServer
 from live.params import ParamError, Registry
-from live.patch import Patch, PatchError
+from live.patch import Patch, PatchError, load_patch
 from live.record.recorder import Recorder
+from live.reload import PatchWatcher, ReloadPlan, apply_values, plan_reload
 from live.runtime import Runtime
 from live.scheduler import Scheduler
 from live.voices.kit import Voice
@@ -34,6 +36,7 @@ from live.voices.music_delivery import TIMETAG_LEAD_S
 from live.voices.text import TextVoice
 from live.voices.visual import VisualVoice
 from models.device import pick_device
+from models.weights import WeightsError
 
 log = logging.getLogger("livegen")
 
@@ -50,6 +53,7 @@ class Options:
     device: str = "auto"
     record: str | None = None
     seed: int = 0
+    watch: bool = True  # reload the patch when its file changes
 
 
 class StartupError(Exception):
@@ -87,6 +91,10 @@ class App:
         self.oscquery: OscQueryServer | None = None
         self.control: Control | None = None
         self.midi_clock: MidiClock | None = None
+        self.watcher: PatchWatcher | None = None
+        self.reloads = 0
+        self.reload_error: str | None = None
+        self._reloading = asyncio.Lock()
 
     async def start(self) -> dict[str, Any]:
         """Warm every voice and open every socket; return the ready line's fields."""
@@ -109,6 +117,9 @@ class App:
         for voice in self.voices.values():
             voice.begin()
         self._tasks.append(asyncio.create_task(self._status_ticker()))
+        if self.options.watch:
+            self.watcher = PatchWatcher(self.patch.path, self.reload_quietly)
+            self.watcher.start()
         notes = {n: v.status().get("note") for n, v in self.voices.items()}
         untrained = [n for n, v in self.voices.items() if v.status().get("trained") is False]
         below_bar = {n: notes[n] for n, v in self.voices.items() if v.status().get("below_bar")}
@@ -178,11 +189,155 @@ class App:
         for voice in self.voices.values():
             await voice.load()
             voice.add_params(rt.registry)
-        for path, value in self.patch.param_values():
+        apply_values(self.patch, rt.registry, self.patch.param_keys())
+
+    # -- hot reload ----------------------------------------------------------------------
+    async def reload(self, path: str | Path | None = None) -> dict[str, Any]:
+        """Validate the patch at path (by default the running one's file) and apply it.
+
+        Nothing changes unless the whole patch is valid: new and rebuilt voices load on the
+        engine thread while the old patch plays, every value and the control tables are tried
+        on a copy of the registry, and only then are voices swapped. Kept voices, their frame
+        streams and their sounding notes carry on. Raises PatchError (or WeightsError) naming
+        file, line and key; the running patch stays.
+        """
+        rt = self.rt
+        assert rt is not None and self.osc_in is not None and self.web is not None  # after start()
+        async with self._reloading:
+            file = Path(path) if path is not None else self.patch.path
+            if self.watcher is not None:
+                self.watcher.follow(file)  # this version is read now: the watch waits for the next
+            new = load_patch(file)
+            plan = plan_reload(self.patch, new)
+            fresh = await self._load_fresh(rt, plan)
+            self._try(rt, plan, fresh)
+            await self._swap(rt, plan, fresh)
+        self.reloads += 1
+        self.reload_error = None
+        summary = plan.summary()
+        log.info("patch %s applied: kept %s, added %s, replaced %s, removed %s, %d values set%s",
+                 new.path, plan.kept, plan.added, plan.replaced, plan.removed, len(plan.values),
+                 f"; restart to change [server] {plan.needs_restart}" if plan.needs_restart else "")
+        rt.events.publish("status", {"op": "reloaded", **summary})
+        return summary
+
+    async def reload_quietly(self, path: str | Path | None = None) -> dict[str, Any] | None:
+        """reload(), with a refusal logged and published instead of raised (the file watch)."""
+        try:
+            return await self.reload(path)
+        except (PatchError, WeightsError) as e:
+            self.reload_error = str(e)
+            log.error("patch not reloaded, the running one plays on: %s", e)
+            if self.rt is not None:
+                self.rt.events.publish("status", {"op": "reload_error", "error": str(e)})
+            return None
+
+    async def _load_fresh(self, rt: Runtime, plan: ReloadPlan) -> dict[str, Voice]:
+        """Build and load the new and rebuilt voices (engine thread) while the old ones play."""
+        indices = {n: v.index for n, v in self.voices.items() if isinstance(v, VisualVoice)}
+        fresh: dict[str, Voice] = {}
+        for name in plan.fresh:
+            spec = plan.patch.voices[name]
+            if spec["kind"] == "visual" and name not in indices:
+                indices[name] = max(indices.values(), default=-1) + 1
             try:
-                rt.registry.set(path, value, source="patch")
-            except ParamError as e:
-                raise PatchError(f"patch file {self.patch.path}: {e}") from None
+                fresh[name] = make_voice(name, spec, rt, indices.get(name, 0))
+            except PatchError as e:
+                raise PatchError(f"{plan.patch.where(f'voices.{name}')}: {e}") from None
+            try:
+                await fresh[name].load()
+            except WeightsError as e:
+                raise PatchError(f"{plan.patch.where(f'voices.{name}', 'model')}: {e}") from None
+        return fresh
+
+    def _try(self, rt: Runtime, plan: ReloadPlan, fresh: dict[str, Voice]) -> None:
+        """Set every value and build the control layer on a copy of the registry."""
+        trial = rt.registry.trial()
+        for name in plan.removed + plan.replaced:
+            trial.remove_under(f"/{name}/")
+        for voice in fresh.values():
+            voice.add_params(trial)  # add_params again on the real registry rebinds them
+        apply_values(plan.patch, trial, plan.values)
+        trial.remove_under("/preset/")  # the control layer adds its own
+        latents = {n: latent_reader(v) for n, v in fresh.items() if v.kind == "visual"}
+        latents |= {n: latent_reader(self.voices[n]) for n in plan.kept
+                    if self.voices[n].kind == "visual"}
+        try:
+            Control(plan.patch, trial, rt.clock, rt.loop, latents, None, rt.seed).stop()
+        except ControlError as e:
+            raise PatchError(str(e)) from None
+
+    async def _swap(self, rt: Runtime, plan: ReloadPlan, fresh: dict[str, Voice]) -> None:
+        """Apply a tried plan: the old control layer out, voices swapped, the new one in."""
+        osc_in, web = self.osc_in, self.web
+        assert osc_in is not None and web is not None
+        old_control = self.control
+        if old_control is not None:
+            old_control.stop()
+            for address in old_control.osc_routes():
+                osc_in.routes.pop(address, None)
+            osc_in.fallback = None
+        rt.registry.remove_under("/preset/")
+        for name in plan.removed + plan.replaced:
+            await self._retire(self.voices.pop(name), fresh.get(name))
+        for voice in fresh.values():
+            voice.add_params(rt.registry)
+            for address, handler in voice.osc_routes().items():
+                osc_in.route(address, handler)
+            for route, answer in voice.http_routes().items():
+                web.route(route, answer)
+        self.voices = {n: fresh.get(n) or self.voices[n] for n in plan.patch.voices}
+        apply_values(plan.patch, rt.registry, plan.values)  # tried: refused by nothing now
+        self.patch = plan.patch
+        self.control = self._build_control(rt)
+        self.control.attach(osc_in)
+        self._patch_routes(osc_in)
+        if old_control is not None:  # modulation that the new patch does not have ends
+            for path in set(old_control.modulators.targets) - set(self.control.modulators.targets):
+                if path in rt.registry:
+                    rt.registry.modulate(path, 0.0)
+        self.control.start()
+        for voice in fresh.values():
+            voice.begin()
+        if self.oscquery is not None:
+            self.oscquery.refresh()
+
+    async def _retire(self, old: Voice, successor: Voice | None) -> None:
+        """Stop a voice that is gone or rebuilt; its routes and parameters go with it."""
+        rt, osc_in, web = self.rt, self.osc_in, self.web
+        assert rt is not None and osc_in is not None and web is not None
+        await old.stop()
+        for address in old.osc_routes():
+            osc_in.routes.pop(address, None)
+        for route in old.http_routes():
+            web.routes.pop(route, None)
+        rt.registry.remove_under(f"/{old.name}/")
+        if isinstance(old, VisualVoice) and isinstance(successor, VisualVoice):
+            successor.seq = old.seq  # the stream goes on: clients keep newest-wins by sequence
+
+    def _patch_routes(self, osc_in: OscIn) -> None:
+        """/patch/reload (the file again) and /patch/load s (another file), answered to the sender."""
+        def run(path: str | None, sender: tuple[str, int]) -> None:
+            async def go() -> None:
+                try:
+                    summary = await self.reload(path)
+                except (PatchError, WeightsError) as e:
+                    self.reload_error = str(e)
+                    log.error("patch not reloaded, the running one plays on: %s", e)
+                    osc_in.reply(sender, "/patch/error", str(e)[:1000])
+                    return
+                osc_in.reply(sender, "/patch/reloaded", summary["patch"], summary["values"])
+            rt = self.rt
+            assert rt is not None
+            rt.loop.create_task(go())
+
+        def load(args: list[Any], sender: tuple[str, int]) -> None:
+            if len(args) != 1 or not isinstance(args[0], str) or not args[0]:
+                raise ParamError("/patch/load: expected s (the patch file's path)")
+            run(args[0], sender)
+
+        osc_in.route("/patch/reload", lambda args, sender: run(None, sender))
+        osc_in.route("/patch/load", load)
 
     def _build_control(self, rt: Runtime) -> Control:
         """Mappings, presets, modulators and learn (after every parameter exists)."""
@@ -203,6 +358,7 @@ class App:
                 web.route(path, route)
         if self.control is not None:
             self.control.attach(osc_in)
+        self._patch_routes(osc_in)
         host = self.options.host
         try:
             http_port = await web.start(host, self.options.port)
@@ -249,12 +405,16 @@ class App:
             "recording": rt.recorder.status() if rt.recorder is not None else None,
             "control": self.control.status() if self.control is not None else None,
             "oscquery": self.oscquery.status() if self.oscquery is not None else None,
+            "patch": {"path": str(self.patch.path), "reloads": self.reloads,
+                      "error": self.reload_error, "watch": self.watcher is not None},
         }
 
     async def stop(self) -> None:
         """Stop voices first (they send their note-offs), then sockets, then threads."""
         for task in self._tasks:
             task.cancel()
+        if self.watcher is not None:
+            self.watcher.stop()
         if self.control is not None:
             self.control.stop()
         for voice in self.voices.values():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
@@ -240,6 +241,22 @@ class Registry:
             raise ValueError(f"parameter {param.path} defined twice")
         self.params[param.path] = param
         return param
+
+    def remove_under(self, prefix: str) -> list[str]:
+        """Drop every parameter whose path starts with prefix, and their watchers; the paths."""
+        with self._lock:
+            gone = [path for path in self.params if path.startswith(prefix)]
+            for path in gone:
+                del self.params[path]
+                self._watchers.pop(path, None)
+        return gone
+
+    def trial(self) -> Registry:
+        """A copy of every parameter, values included, with no listeners: a patch can be tried
+        on it and nothing here changes. (Setting a MIDI port on it would open the port; patches
+        name ports as structural keys, which never reach the registry.)"""
+        with self._lock:
+            return Registry({p: copy.copy(param) for p, param in self.params.items()}, self.stamp)
 
     def __getitem__(self, path: str) -> Param:
         return self.params[path]

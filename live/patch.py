@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,20 +31,57 @@ class Patch:
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     modulators: list[dict[str, Any]] = field(default_factory=list)
     control: dict[str, Any] = field(default_factory=dict)
+    text: str = ""  # the file as read, to name the line of a refused key
 
     def param_values(self) -> list[tuple[str, Any]]:
         """(path, value) for every parameter the patch sets, in file order."""
-        out = [(f"/clock/{k}", v) for k, v in self.clock.items()]
+        return [(path, value) for path, value, _, _ in self.param_keys()]
+
+    def param_keys(self) -> list[tuple[str, Any, str, str]]:
+        """(path, value, table, key) for every parameter the patch sets, in file order."""
+        out = [(f"/clock/{k}", v, "clock", k) for k, v in self.clock.items()]
         for name, table in self.voices.items():
-            out += [(f"/{name}/{k}", v) for k, v in table.items() if k not in STRUCTURAL_KEYS]
+            out += [(f"/{name}/{k}", v, f"voices.{name}", k) for k, v in table.items()
+                    if k not in STRUCTURAL_KEYS]
         return out
+
+    def where(self, table: str, key: str | None = None) -> str:
+        """'patch file F, line N, key T.K' (the line where the file has it, if it can be found)."""
+        line = line_of(self.text, table, key)
+        at = f", line {line}" if line is not None else ""
+        return f"patch file {self.path}{at}, key {table}.{key}" if key else \
+            f"patch file {self.path}{at}, [{table}]"
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def line_of(text: str, table: str, key: str | None = None) -> int | None:
+    """The line (from 1) of `key` in the TOML table `table` (dotted), or of the table's header."""
+    want = [part.strip().strip('"\'') for part in table.split(".")]
+    current: list[str] = []
+    header: int | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        match = _HEADER.match(line)
+        if match:
+            current = [part.strip().strip('"\'') for part in match.group(1).split(".")]
+            if current == want and header is None:
+                header = number
+                if key is None:
+                    return number
+            continue
+        if key is not None and current == want and \
+                re.match(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", line):
+            return number
+    return header
 
 
 def load_patch(path: str | Path) -> Patch:
     """Parse a patch, or raise PatchError naming the file and the problem."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise PatchError(f"patch file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -63,11 +101,12 @@ def load_patch(path: str | Path) -> Patch:
             raise PatchError(f"patch file {path}: voice name {name!r} must be a plain word "
                              "other than clock, preset and learn")
         if table.get("kind") not in VOICE_KINDS:
-            raise PatchError(f"patch file {path}: voice {name!r} has kind "
+            line = line_of(text, f"voices.{name}", "kind")
+            raise PatchError(f"patch file {path}{f', line {line}' if line else ''}: voice {name!r} has kind "
                              f"{table.get('kind')!r}, expected one of {', '.join(VOICE_KINDS)}")
     return Patch(path, dict(data.get("server", {})), dict(data.get("clock", {})), voices,
                  list(data.get("mappings", [])), dict(data.get("presets", {})),
-                 list(data.get("modulators", [])), dict(data.get("control", {})))
+                 list(data.get("modulators", [])), dict(data.get("control", {})), text)
 
 
 CONTROL_SECTIONS = ("mappings", "presets", "modulators", "control")
