@@ -30,6 +30,7 @@ from live.record.recorder import Recorder
 from live.reload import PatchWatcher, ReloadPlan, apply_values, plan_reload
 from live.runtime import Runtime
 from live.scheduler import Scheduler
+from live.status import BeatPulse, ErrorForwarder, StatusFeed
 from live.voices.kit import Voice
 from live.voices.music import MusicVoice
 from live.voices.music_delivery import TIMETAG_LEAD_S
@@ -95,6 +96,7 @@ class App:
         self.reloads = 0
         self.reload_error: str | None = None
         self._reloading = asyncio.Lock()
+        self.error_forwarder: ErrorForwarder | None = None
 
     async def start(self) -> dict[str, Any]:
         """Warm every voice and open every socket; return the ready line's fields."""
@@ -114,6 +116,10 @@ class App:
             rt.recorder.rebase(rt.clock.origin_unix)
         rt.scheduler.start()
         rt.note_sender.beats(rt.clock.beats_per_bar)
+        assert rt.status is not None
+        BeatPulse(rt.status, rt.scheduler, rt.clock.beat_at, lambda: rt.clock.beats_per_bar).start()
+        self.error_forwarder = ErrorForwarder(rt.status)
+        logging.getLogger("livegen").addHandler(self.error_forwarder)
         for voice in self.voices.values():
             voice.begin()
         self._tasks.append(asyncio.create_task(self._status_ticker()))
@@ -152,15 +158,16 @@ class App:
         note_sender = NoteSender(self.options.osc_out)
         clock.on_tempo(lambda seg: note_sender.tempo(clock))
         registry.watch("/clock/beats_per_bar", lambda c: note_sender.beats(c.value))
+        events = EventBus(loop)
         rt = Runtime(
-            registry=registry, engine=engine, loop=loop, frames=FrameBus(), events=EventBus(loop),
+            registry=registry, engine=engine, loop=loop, frames=FrameBus(), events=events,
             osc_out=OscOut(self.options.osc_out),
             encode_pool=ThreadPoolExecutor(2, thread_name_prefix="encode"), clock=clock,
             # In-process deliveries (text; MIDI follows the sender's confirmations) need less:
             # a short spin, and a 1 ms GIL switch interval (5 ms by default) for every thread.
             scheduler=Scheduler(clock, spin_s=0.0005, switch_interval_s=0.001),
             note_sender=note_sender, link=link, recorder=recorder,
-            seed=self.options.seed)
+            status=StatusFeed(loop, events.publish), seed=self.options.seed)
         if rt.recorder is not None:
             registry.listen(rt.recorder.control)
             clock.on_tempo(rt.recorder.tempo)
@@ -218,7 +225,8 @@ class App:
         log.info("patch %s applied: kept %s, added %s, replaced %s, removed %s, %d values set%s",
                  new.path, plan.kept, plan.added, plan.replaced, plan.removed, len(plan.values),
                  f"; restart to change [server] {plan.needs_restart}" if plan.needs_restart else "")
-        rt.events.publish("status", {"op": "reloaded", **summary})
+        if rt.status is not None:
+            rt.status.event("reloaded", **summary)
         return summary
 
     async def reload_quietly(self, path: str | Path | None = None) -> dict[str, Any] | None:
@@ -228,8 +236,8 @@ class App:
         except (PatchError, WeightsError) as e:
             self.reload_error = str(e)
             log.error("patch not reloaded, the running one plays on: %s", e)
-            if self.rt is not None:
-                self.rt.events.publish("status", {"op": "reload_error", "error": str(e)})
+            if self.rt is not None and self.rt.status is not None:
+                self.rt.status.event("reload_error", error=str(e))
             return None
 
     async def _load_fresh(self, rt: Runtime, plan: ReloadPlan) -> dict[str, Voice]:
@@ -244,11 +252,19 @@ class App:
                 fresh[name] = make_voice(name, spec, rt, indices.get(name, 0))
             except PatchError as e:
                 raise PatchError(f"{plan.patch.where(f'voices.{name}')}: {e}") from None
+            model = str(spec.get("model", "random"))
+            self._model_event(name, model, "loading")
             try:
                 await fresh[name].load()
             except WeightsError as e:
+                self._model_event(name, model, "failed")
                 raise PatchError(f"{plan.patch.where(f'voices.{name}', 'model')}: {e}") from None
+            self._model_event(name, model, "ready")
         return fresh
+
+    def _model_event(self, voice: str, model: str, state: str) -> None:
+        if self.rt is not None and self.rt.status is not None:
+            self.rt.status.event("model", voice=voice, model=model, state=state)
 
     def _try(self, rt: Runtime, plan: ReloadPlan, fresh: dict[str, Voice]) -> None:
         """Set every value and build the control layer on a copy of the registry."""
@@ -359,6 +375,10 @@ class App:
         if self.control is not None:
             self.control.attach(osc_in)
         self._patch_routes(osc_in)
+        if rt.status is not None:
+            rt.status.reply = osc_in.reply
+            for address, handler in rt.status.osc_routes().items():
+                osc_in.route(address, handler)
         host = self.options.host
         try:
             http_port = await web.start(host, self.options.port)
@@ -386,6 +406,11 @@ class App:
             await asyncio.sleep(1.0)
             if self.web is not None:
                 self.web.broadcast_status()
+            status = self.rt.status if self.rt is not None else None
+            if status is not None and status.subscribers:  # the WebSocket has them in the above
+                for name, voice in self.voices.items():
+                    if isinstance(voice, VisualVoice):
+                        status.event("fps", ws=False, voice=name, fps=round(voice.measured_fps(), 2))
 
     def status(self) -> dict[str, Any]:
         """The body of GET /status and of the status topic."""
@@ -405,6 +430,7 @@ class App:
             "recording": rt.recorder.status() if rt.recorder is not None else None,
             "control": self.control.status() if self.control is not None else None,
             "oscquery": self.oscquery.status() if self.oscquery is not None else None,
+            "status_feed": rt.status.status() if rt.status is not None else None,
             "patch": {"path": str(self.patch.path), "reloads": self.reloads,
                       "error": self.reload_error, "watch": self.watcher is not None},
         }
@@ -415,6 +441,8 @@ class App:
             task.cancel()
         if self.watcher is not None:
             self.watcher.stop()
+        if self.error_forwarder is not None:
+            logging.getLogger("livegen").removeHandler(self.error_forwarder)
         if self.control is not None:
             self.control.stop()
         for voice in self.voices.values():

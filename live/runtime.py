@@ -16,6 +16,7 @@ from live.io.sender import NoteSender
 from live.params import Registry
 from live.record.recorder import Recorder
 from live.scheduler import Scheduler
+from live.status import StatusFeed
 
 
 @dataclass
@@ -34,4 +35,5 @@ class Runtime:
     note_sender: NoteSender  # the child process that sends timed OSC notes and beats
     link: LinkSync
     recorder: Recorder | None = None
+    status: StatusFeed | None = None  # beats, loop turns, models, errors to status subscribers
     seed: int = 0

@@ -60,6 +60,7 @@ class LatentPath:
         self.mode = "walk"
         self.walk_pos = 0.0  # keyframe units
         self.loop_angle = 0.0
+        self.turns = 0  # loop turns completed
         self.z = np.zeros(nz)
         self._fade_from: np.ndarray | None = None
         self._fade_t = 1.0
@@ -118,8 +119,9 @@ class LatentPath:
         if self.mode == "walk":
             self.walk_pos += speed * WALK_KEYS_PER_S * dt
         elif self.mode == "loop":
-            self.loop_angle = (self.loop_angle + 2 * math.pi * speed * dt / LOOP_PERIOD_S) % (
-                2 * math.pi)
+            angle = self.loop_angle + 2 * math.pi * speed * dt / LOOP_PERIOD_S
+            self.turns += int(angle // (2 * math.pi))  # a turn ended (the status feed's pulse)
+            self.loop_angle = angle % (2 * math.pi)
         target = self._target(x, y)
         if self._fade_from is not None and self._fade_t < 1.0:
             self._fade_t = min(1.0, self._fade_t + dt / max(self.transition_s, 1e-6))

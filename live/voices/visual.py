@@ -133,7 +133,10 @@ class VisualVoice(ModelVoice):
         speed = float(self._smooth[self.speed.path].step(period))
         truncation = float(self._smooth[self.truncation.path].step(period))
         x, y = self._smooth[self.xy.path].step(period)
+        turns = self.path.turns
         z = self.path.step(period, speed, float(x), float(y)) * truncation
+        if self.path.turns != turns and self.rt.status is not None:  # the loop came round
+            self.rt.status.event_threadsafe("loop", voice=self.name, turn=self.path.turns)
         # Steady clock: keep the grid, but never burst to catch up after falling behind.
         self.next_due = max(self.next_due + period, now - period)
         return z.astype(np.float32), stamp
