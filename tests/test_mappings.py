@@ -12,6 +12,7 @@ from pathlib import Path
 
 import mido
 import pytest
+from websockets.asyncio.client import connect
 
 from live.clock import Clock
 from live.control.mappings import (
@@ -27,8 +28,9 @@ from live.control.mappings import (
 )
 from live.control.timing import ControlError
 from live.params import BoolParam, ChoiceParam, FloatParam, IntParam, Registry, StringParam, VectorParam
+from live.record.recorder import read_events
 from tests.conftest import PATCHES, ROOT, poll_until, start_server
-from tests.livetools import send
+from tests.livetools import OscSink, recv_frames, send
 
 
 @pytest.fixture(name="reg")
@@ -307,3 +309,24 @@ def test_the_shipped_gallery_patch_drifts_by_itself(tmp_path: Path) -> None:
         assert srv.get_json("/status")["recording"] is not None
     finally:
         srv.stop()
+
+
+async def test_the_shipped_duo_patch_plays_two_streams_and_two_voices_on_two_channels(
+        tmp_path: Path, sink: OscSink) -> None:
+    text = shipped(tmp_path, "duo.toml").read_text().replace("bpm = 96", "bpm = 240")
+    patch = tmp_path / "duo.toml"
+    patch.write_text(text)
+    srv = start_server("--osc-out", sink.target, "--record", str(tmp_path / "rec"), patch=patch)
+    try:
+        async with connect(srv.ws, compression=None) as ws:
+            streams = {info.stream for info, _ in await recv_frames(ws, 40)}
+        assert streams == {0, 1}
+        send(srv, "/1/fader2", 0.5)
+        poll_until(lambda: srv.param("/right/speed") == pytest.approx(1.5), timeout=10)
+        assert srv.param("/left/speed") == 0.6
+        sink.wait_for(lambda: sink.count("/chorale/noteon") >= 4 and sink.count("/jig/noteon") >= 4)
+    finally:
+        assert srv.stop() == 0, "".join(srv.stderr_lines)
+    events, _ = read_events(tmp_path / "rec" / "events.jsonl")
+    channels = {(e["voice"], e["channel"]) for e in events if e["type"] == "note"}
+    assert channels == {("chorale", 1), ("jig", 2)}
