@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from live.clock import Clock
-from live.control.service import Control, latent_reader
+from live.control.audio import add_audio_params
+from live.control.service import Control, latent_reader, state_dir
 from live.control.timing import ControlError
 from live.engine import Engine
 from live.events import EventBus
@@ -24,6 +25,7 @@ from live.io.oscquery import DEFAULT_PORT as OSCQUERY_PORT
 from live.io.oscquery import OscQueryServer
 from live.io.sender import NoteSender
 from live.io.websocket import WebServer
+from live.likes import LikeStore
 from live.params import ParamError, Registry
 from live.patch import Patch, PatchError, load_patch
 from live.record.recorder import Recorder
@@ -152,6 +154,7 @@ class App:
         engine.start()
         registry = Registry()
         clock.add_params(registry)
+        add_audio_params(registry)  # /audio/...: the page's microphone, for mappings and modulators
         link = LinkSync(clock, registry)
         link.add_params()
         # Timed OSC leaves from a child process with its own GIL (see live/io/sender.py).
@@ -365,8 +368,11 @@ class App:
 
     async def _open_sockets(self, rt: Runtime) -> tuple[int, int]:
         """HTTP and WebSocket, then OSC in; each voice's routes on them. Returns both ports."""
-        web = self.web = WebServer(rt.registry, rt.frames, rt.events, self.status)
+        likes = LikeStore(state_dir(self.patch), rt.registry, lambda: self.voices,
+                          rt.recorder.write if rt.recorder is not None else None)
+        web = self.web = WebServer(rt.registry, rt.frames, rt.events, self.status, likes)
         osc_in = self.osc_in = OscIn(rt.registry)
+        web.commands = osc_in.routes  # the page's preset and bookmark buttons call these
         for voice in self.voices.values():
             for address, handler in voice.osc_routes().items():
                 osc_in.route(address, handler)
@@ -393,7 +399,7 @@ class App:
                                f"(UDP): {e.strerror or e}") from None
         self.osc_transport = transport
         osc_port = transport.get_extra_info("sockname")[1]
-        self.oscquery = OscQueryServer(rt.registry, host, osc_port, rt.loop)
+        self.oscquery = OscQueryServer(rt.registry, host, osc_port, rt.loop, lambda: list(osc_in.routes))
         try:
             await self.oscquery.start(self.options.oscquery_port)
         except OSError as e:

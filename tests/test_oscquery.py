@@ -125,8 +125,18 @@ def test_namespace_matches_schema(server: Server) -> None:
             assert node["RANGE"] == [{"MIN": lo, "MAX": hi}] * len(values), node
         else:
             assert "RANGE" not in node
-    methods = {p for p, n in nodes.items() if "TYPE" in n}
+    methods = {p for p, n in nodes.items() if n.get("ACCESS") == 3}
     assert methods == {p["path"] for p in schema}
+    # The commands (OSC addresses that are not parameters): write-only methods when they take
+    # arguments, nodes without a value when they take none.
+    commands = {p: n for p, n in nodes.items() if n["ACCESS"] == 2}
+    assert {"/preset/recall", "/preset/morph", "/learn/start", "/visual/bookmark/store"} <= set(commands)
+    assert commands["/preset/morph"]["TYPE"] == "ssf" and commands["/preset/morph"]["VALUE"] == ["", "", 0.0]
+    assert all(n["DESCRIPTION"] for n in commands.values())
+    for bare in ("/patch/reload", "/status/subscribe", "/learn/save"):
+        assert nodes[bare]["ACCESS"] == 0 and "TYPE" not in nodes[bare] and nodes[bare]["DESCRIPTION"]
+    assert oq_get(server, "/preset/recall?VALUE") == (204, b"")  # write only
+    assert server.get_json("/status")["oscquery"]["commands_undescribed"] == []
     assert nodes["/clock/bpm"]["UNIT"] == ["time.bpm"]
     assert len(nodes["/visual/latent"]["TYPE"]) == len(nodes["/visual/latent"]["VALUE"]) > 2
     # A container alone: the same subtree.

@@ -13,12 +13,13 @@ This transport knows the registry, not the runtime: it takes the registry, host,
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import json
 import logging
 import math
 import socket
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
@@ -40,7 +41,28 @@ MAX_LISTENS = 1024  # paths one connection may LISTEN to at once
 MAX_COMMAND_BYTES = 64 * 1024  # a WebSocket message larger than this closes that connection (1009)
 MAX_NOTICES = 256  # JSON notices (PATH_ADDED, errors) waiting for one slow client; oldest go first
 NAMESPACE_POLL_S = 1.0  # how often the namespace is compared for PATH_ADDED / PATH_REMOVED
-ACCESS_NONE, ACCESS_READ_WRITE = 0, 3
+ACCESS_NONE, ACCESS_WRITE, ACCESS_READ_WRITE = 0, 2, 3
+# The OSC addresses that are not parameters (commands): their type tags and what they do. `*`
+# stands for a voice's name. A command's TYPE is what it takes; "" takes nothing.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "/preset/store": ("s", "store the current values as this preset (more s: only these paths)"),
+    "/preset/recall": ("s", "recall a preset (then s: none, beat or bar to quantise)"),
+    "/preset/morph": ("ssf", "values between two presets at this fraction (then s: quantise)"),
+    "/preset/quantise": ("s", "quantise preset changes: none, beat or bar"),
+    "/preset/list": ("", "answer /preset/names s... to the sender"),
+    "/learn/start": ("s", "map the next OSC address or MIDI control that moves to this path"),
+    "/learn/save": ("", "write the learned mappings into the patch file"),
+    "/learn/cancel": ("", "stop learning"),
+    "/patch/reload": ("", "reload the patch file (answers /patch/reloaded or /patch/error)"),
+    "/patch/load": ("s", "switch to another patch file"),
+    "/status/subscribe": ("", "send /status/... to the sender (or i: to this port)"),
+    "/status/unsubscribe": ("", "stop sending /status/... (or i: to this port)"),
+    "/*/bookmark/store": ("i", "keep the current latent in this slot"),
+    "/*/bookmark/recall": ("i", "go to the latent in this slot"),
+    "/*/in/note": ("ii", "a played note (pitch, velocity; 0 ends it) for call and response"),
+    "/*/panic": ("", "all notes off now"),
+    "/*/reset": ("", "start the text again from its prime"),
+}
 # Attributes a node can have here, and the proposal's others that this server does not serve.
 SERVED = ("FULL_PATH", "CONTENTS", "TYPE", "VALUE", "RANGE", "ACCESS", "DESCRIPTION", "UNIT")
 NOT_SERVED = ("TAGS", "EXTENDED_TYPE", "CRITICAL", "CLIPMODE", "OVERLOADS", "HTML")
@@ -127,25 +149,48 @@ def container(path: str) -> dict[str, Any]:
     return {"FULL_PATH": path, "ACCESS": ACCESS_NONE, "CONTENTS": {}}
 
 
-def namespace(registry: Registry, under: str = "/") -> dict[str, Any]:
+PLACEHOLDERS = {"s": "", "i": 0, "f": 0.0}
+
+
+def command_node(address: str) -> dict[str, Any] | None:
+    """The OSCQuery node of a command, or None for an address COMMANDS lacks.
+
+    One that takes arguments is write-only (ACCESS 2) with its TYPE, and a VALUE of
+    placeholders of those types: some clients (python-oscquery) refuse a method without one;
+    `?VALUE` answers 204 as the proposal says for a value that cannot be read. One that takes
+    none has no value at all (ACCESS 0): send it an empty message.
+    """
+    for pattern, (tags, doc) in COMMANDS.items():
+        if fnmatch.fnmatchcase(address, pattern) and address.count("/") == pattern.count("/"):
+            node: dict[str, Any] = {"FULL_PATH": address, "ACCESS": ACCESS_NONE, "DESCRIPTION": doc}
+            if tags:
+                node |= {"ACCESS": ACCESS_WRITE, "TYPE": tags,
+                         "VALUE": [PLACEHOLDERS[t] for t in tags]}
+            return node
+    return None
+
+
+def namespace(registry: Registry, under: str = "/",
+              commands: Iterable[str] = ()) -> dict[str, Any]:
     """The address space (at and below `under`): containers from the path segments, a method
-    per parameter."""
+    per parameter and per command."""
     root = container("/")
-    root["DESCRIPTION"] = f"{NAME} parameters"
+    root["DESCRIPTION"] = f"{NAME} parameters and commands"
     prefix = under.rstrip("/") + "/"
-    for param in list(registry.params.values()):
-        if param.path != under and not param.path.startswith(prefix):
+    nodes = [(p.path, method_node(p)) for p in list(registry.params.values())]
+    nodes += [(a, n) for a in commands if a not in registry and (n := command_node(a)) is not None]
+    for path, method in nodes:
+        if path != under and not path.startswith(prefix):
             continue
-        parts = param.path.strip("/").split("/")
+        parts = path.strip("/").split("/")
         node = root
         for i, part in enumerate(parts):
             contents = node.setdefault("CONTENTS", {})
-            path = "/" + "/".join(parts[: i + 1])
-            node = contents.setdefault(part, {"FULL_PATH": path})
+            node = contents.setdefault(part, {"FULL_PATH": "/" + "/".join(parts[: i + 1])})
             if i < len(parts) - 1:  # a container on the way (a method may be one as well)
                 node.setdefault("CONTENTS", {})
                 node.setdefault("ACCESS", ACCESS_NONE)
-        node.update(method_node(param))
+        node.update(method)
     return root
 
 
@@ -184,7 +229,7 @@ def answer(tree: dict[str, Any], path: str, attribute: str) -> Response:
     if not attribute:
         return _json(node)
     if attribute in SERVED:
-        if attribute == "VALUE" and node.get("ACCESS") == ACCESS_NONE:
+        if attribute == "VALUE" and node.get("ACCESS") in (ACCESS_NONE, ACCESS_WRITE):
             return _response(204)  # the proposal: VALUE of a node without one is 204
         return _json({attribute: node[attribute]} if attribute in node else {})
     if attribute in NOT_SERVED:
@@ -240,8 +285,9 @@ class OscQueryServer:
     """HTTP and WebSocket for OSCQuery on one port, and its mDNS advertisement."""
 
     def __init__(self, registry: Registry, host: str, osc_port: int,
-                 loop: asyncio.AbstractEventLoop) -> None:
+                 loop: asyncio.AbstractEventLoop, commands: Callable[[], Iterable[str]] = tuple) -> None:
         self.registry = registry
+        self.commands = commands  # the OSC addresses routed now that are not parameters
         self.host = host
         self.osc_port = osc_port
         self.loop = loop
@@ -281,9 +327,12 @@ class OscQueryServer:
                 log.warning("some OSCQuery connections did not close in time")
 
     def status(self) -> dict[str, Any]:
-        """For GET /status: the port, mDNS, connections, listened paths, values dropped."""
+        """For GET /status: the port, mDNS, connections, listened paths, values dropped, and the
+        OSC commands that COMMANDS does not describe (none, or the namespace misses them)."""
+        undescribed = [a for a in self.commands() if a not in self.registry and command_node(a) is None]
         return {"port": self.port, "mdns": self.mdns.status(), "clients": len(self.peers),
-                "listeners": sum(len(p.paths) for p in self.peers), "dropped": self.dropped}
+                "listeners": sum(len(p.paths) for p in self.peers), "dropped": self.dropped,
+                "commands_undescribed": undescribed}
 
     def host_info(self, connection: ServerConnection) -> dict[str, Any]:
         """HOST_INFO: where OSC and the WebSocket are, and what this server supports."""
@@ -302,7 +351,7 @@ class OscQueryServer:
         attribute = unquote(query).strip().upper()
         if attribute == "HOST_INFO":  # the path is irrelevant for HOST_INFO
             return _json(self.host_info(connection))
-        return answer(namespace(self.registry, path), path, attribute)
+        return answer(namespace(self.registry, path, self.commands()), path, attribute)
 
     # -- WebSocket ---------------------------------------------------------------------------
     async def handle(self, ws: ServerConnection) -> None:
