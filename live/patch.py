@@ -14,6 +14,10 @@ STRUCTURAL_KEYS = {"kind", "model", "resolution", "nz", "lookahead_beats", "midi
                    "delivery", "device", "midi_in"}
 
 
+SERVER_KEYS = ("host", "port", "osc_port", "oscquery_port", "osc_out", "device", "record", "seed",
+               "state_dir", "watch")
+
+
 class PatchError(Exception):
     """A patch file is missing, does not parse, or names something that does not exist."""
 
@@ -93,6 +97,14 @@ def load_patch(path: str | Path) -> Patch:
         raise PatchError(f"patch file {path}: unknown section(s) {sorted(unknown)}; "
                          "expected server, clock, voices, " + ", ".join(CONTROL_SECTIONS))
     _check_control_shapes(path, data)
+    server = data.get("server", {})
+    if not isinstance(server, dict):
+        raise PatchError(f"patch file {path}: server must be a table ([server])")
+    for key in server:
+        if key not in SERVER_KEYS:
+            line = line_of(text, "server", key)
+            raise PatchError(f"patch file {path}{f', line {line}' if line else ''}, key server.{key}: "
+                             f"unknown key; [server] takes {', '.join(SERVER_KEYS)}")
     voices = data.get("voices", {})
     if not isinstance(voices, dict) or not all(isinstance(v, dict) for v in voices.values()):
         raise PatchError(f"patch file {path}: [voices.NAME] tables expected")

@@ -235,3 +235,9 @@ async def test_the_file_watch_reloads_a_saved_patch_and_oscquery_says_what_chang
                     data = json.loads(msg)
                     notices.setdefault(data["COMMAND"], set()).add(data["DATA"])
     assert "/visual/speed" not in notices["PATH_ADDED"]  # a kept voice is not announced
+
+
+def test_an_unknown_server_key_names_its_line(tmp_path) -> None:
+    path = write(tmp_path, '[server]\nport = 8765\nprot = 1\n' + BASE)
+    with pytest.raises(PatchError, match=r"line 3, key server\.prot: unknown key; \[server\] takes host"):
+        load_patch(path)
