@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import mimetypes
+import re
+import time
 from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
@@ -19,7 +20,11 @@ from websockets.http11 import Request, Response
 
 from live.events import TOPICS, EventBus
 from live.frames import Frame, FrameBus
-from live.params import Change, ParamError, Registry
+from live.likes import LikeStore
+from live.params import Change, ParamError, Registry, StringParam
+
+# A command handler (the OSC routes' signature): args and the sender to reply to.
+Command = Callable[[list[Any], tuple[str, int]], object]
 
 log = logging.getLogger("livegen.ws")
 
@@ -28,6 +33,24 @@ HttpRoute = Callable[[], Any]  # an extra GET path: returns the JSON body
 MAX_CONTROL_BYTES = 64 * 1024  # a JSON control message larger than this is refused
 MAX_MESSAGE_BYTES = 1024 * 1024  # larger still, websockets closes the connection (1009)
 MAX_PENDING_EVENTS = 1024  # per client: a client that stops reading loses the oldest events
+PROMPT_EVERY_S = 15.0  # an audience prompt per connection at most this often
+MAX_PROMPT = 280  # characters of an audience prompt
+# Static files: names of letters, digits, - and _ with an extension, in web/ or one folder below;
+# anything else (dots first, .., backslashes, encoded bytes) is not found.
+STATIC_NAME = re.compile(r"^(?:[A-Za-z0-9_-]+/)?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9]+)+$")
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png",
+    ".json": "application/json", ".wav": "audio/wav", ".txt": "text/plain; charset=utf-8",
+}
+ALIASES = {"/": "index.html", "/favicon.ico": "favicon.svg"}
+# Units the page shows beside a value, by a parameter's last path segment.
+UNITS = {"bpm": "bpm", "fps": "fps", "transition": "s", "rate": "char/s", "phrase_gap": "beats",
+         "answer_beats": "beats", "transpose": "st", "lookahead_beats": "beats"}
+# OSC addresses the page may call over the WebSocket (`call`); the rest stay OSC-only (a browser
+# must not load patch files or play into a voice's input).
+CALLABLE = re.compile(r"^/preset/(store|recall|morph|quantise)$|^/[A-Za-z0-9_]+/bookmark/(store|recall)$")
+NO_REPLY = ("127.0.0.1", 0)  # commands called over the WebSocket answer through their ack only
 
 
 class Client:
@@ -41,6 +64,7 @@ class Client:
         self.wake = asyncio.Event()
         self.frames_sent = 0
         self.frames_skipped = 0
+        self.last_prompt = -PROMPT_EVERY_S  # monotonic time of this connection's last prompt
 
     def offer_frame(self, frame: Frame) -> None:
         if "frames" in self.topics:
@@ -79,12 +103,16 @@ class WebServer:
     """Serves GET /, /status, /schema and static files, and /ws for frames and control."""
 
     def __init__(self, registry: Registry, frames: FrameBus, events: EventBus,
-                 status: Callable[[], dict[str, Any]]) -> None:
+                 status: Callable[[], dict[str, Any]], likes: LikeStore | None = None) -> None:
         self.registry = registry
         self.frames = frames
         self.events = events
         self.status = status
+        self.likes = likes
+        self.commands: dict[str, Command] = {}  # the OSC routes; `call` reaches CALLABLE ones
         self.routes: dict[str, HttpRoute] = {}
+        if likes is not None:
+            self.routes["/likes"] = lambda: {"total": likes.total(), "recent": likes.recent()}
         self.clients: set[Client] = set()
         self.server: Server | None = None
         registry.listen(self.publish_change)
@@ -131,16 +159,22 @@ class WebServer:
         if path == "/status":
             return json_response(self.status())
         if path == "/schema":
-            return json_response({"params": self.registry.schema(), "stamp": self.registry.stamp})
+            return json_response(self.schema())
         if path in self.routes:
             return json_response(self.routes[path]())
-        name = "index.html" if path == "/" else path.lstrip("/")
-        file = WEB_DIR / name
-        # Only plain files directly in web/: no traversal, no directories.
-        if "/" in name or "\\" in name or not file.is_file():
+        file = static_file(path)
+        if file is None:
             return text_response(404, f"not found: {path}\n")
-        kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-        return http_response(200, kind, file.read_bytes())
+        return http_response(200, CONTENT_TYPES[file.suffix], file.read_bytes())
+
+    def schema(self) -> dict[str, Any]:
+        """GET /schema: every parameter (with a display unit where one fits) and the commands."""
+        params = []
+        for entry in self.registry.schema():
+            unit = entry.get("unit") or UNITS.get(entry["path"].rsplit("/", 1)[-1])
+            params.append(entry | {"unit": unit} if unit else entry)
+        commands = sorted(a for a in self.commands if CALLABLE.match(a))
+        return {"params": params, "commands": commands, "stamp": self.registry.stamp}
 
     # -- WebSocket ----------------------------------------------------------------
     async def handle(self, ws: ServerConnection) -> None:
@@ -181,31 +215,85 @@ class WebServer:
         msg_id = msg.get("id")
         if not isinstance(msg_id, (int, str, type(None))) or isinstance(msg_id, bool):
             msg_id = None
-        op = msg.get("op")
         try:
-            if op == "set":
-                stamp = self.registry.set(msg.get("path"), msg.get("value"), source="ws")
-                client.reply({"op": "ack", "id": msg_id, "stamp": stamp})
-            elif op == "get":
-                param = self.registry.lookup(msg.get("path"))
-                client.reply({"op": "value", "id": msg_id, "path": param.path,
-                              "value": param.value, "stamp": param.stamp})
-            elif op == "subscribe":
-                topics = msg.get("topics")
-                if not isinstance(topics, list) or not all(t in TOPICS for t in topics):
-                    raise ParamError(f"subscribe: topics {topics!r} refused, expected a list "
-                                     f"drawn from {', '.join(TOPICS)}")
-                client.topics = set(topics)
-                if "frames" not in client.topics:
-                    client.frames.clear()
-                client.reply({"op": "ack", "id": msg_id, "stamp": self.registry.stamp})
-            else:
-                raise ParamError(f"unknown op {op!r}; expected set, get or subscribe")
-        except ParamError as e:
+            client.reply(self.dispatch(client, msg) | {"id": msg_id})
+        except (ParamError, ValueError) as e:  # ValueError: a command's refusal (ControlError)
             client.reply(error(msg_id, str(e)))
+
+    def dispatch(self, client: Client, msg: dict[str, Any]) -> dict[str, Any]:
+        """Apply one parsed message; its reply (without the id), or ParamError."""
+        op = msg.get("op")
+        if op == "set":
+            return ack(self.registry.set(msg.get("path"), msg.get("value"), source="ws"))
+        if op == "get":
+            param = self.registry.lookup(msg.get("path"))
+            return {"op": "value", "path": param.path, "value": param.value, "stamp": param.stamp}
+        if op == "subscribe":
+            topics = msg.get("topics")
+            if not isinstance(topics, list) or not all(t in TOPICS for t in topics):
+                raise ParamError(f"subscribe: topics {topics!r} refused, expected a list "
+                                 f"drawn from {', '.join(TOPICS)}")
+            client.topics = set(topics)
+            if "frames" not in client.topics:
+                client.frames.clear()
+            return ack(self.registry.stamp)
+        if op == "like":
+            if self.likes is None:
+                raise ParamError("like: this server keeps no likes")
+            return ack(self.registry.stamp) | {"like": self.likes.add(msg)["like"]}
+        if op == "prompt":
+            return ack(self.prompt(client, msg))
+        if op == "call":
+            self.call(msg.get("address"), msg.get("args", []))
+            return ack(self.registry.stamp)
+        raise ParamError(f"unknown op {op!r}; expected set, get, subscribe, like, prompt or call")
+
+    def prompt(self, client: Client, msg: dict[str, Any]) -> int:
+        """An audience prompt: one text voice's prime, source `audience`, rate-limited per connection."""
+        path, text = msg.get("path", "/text/prime"), msg.get("text")
+        param = self.registry.lookup(path)
+        if not isinstance(param, StringParam) or not param.path.endswith("/prime"):
+            raise ParamError(f"prompt: {path} refused, expected a text voice's /prime")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_PROMPT:
+            raise ParamError(f"prompt: expected text of 1 to {MAX_PROMPT} characters")
+        wait = client.last_prompt + PROMPT_EVERY_S - time.monotonic()
+        if wait > 0:
+            raise ParamError(f"prompt refused: one prompt every {PROMPT_EVERY_S:g} s; "
+                             f"try again in {wait:.0f} s")
+        clean = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+        stamp = self.registry.set(path, clean + "\n", source="audience")
+        client.last_prompt = time.monotonic()
+        return stamp
+
+    def call(self, address: Any, args: Any) -> None:
+        """Run one of the CALLABLE OSC commands (presets, bookmarks) with JSON arguments."""
+        if not isinstance(address, str) or not CALLABLE.match(address) \
+                or address not in self.commands:
+            offered = ", ".join(sorted(a for a in self.commands if CALLABLE.match(a))) or "none"
+            raise ParamError(f"call: {str(address)[:80]!r} refused, expected one of: {offered}")
+        if not isinstance(args, list) or not all(
+                isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in args):
+            raise ParamError(f"call {address}: args must be a list of strings and numbers")
+        self.commands[address](args, NO_REPLY)
 
     def broadcast_status(self) -> None:
         self.events.publish("status", {"op": "status", **self.status()})
+
+
+def static_file(path: str) -> Path | None:
+    """The file in web/ that a GET path names, or None: no traversal, no hidden files."""
+    name = ALIASES.get(path) or path[1:]
+    if not STATIC_NAME.match(name) or Path(name).suffix not in CONTENT_TYPES:
+        return None
+    file = (WEB_DIR / name).resolve()
+    if not file.is_relative_to(WEB_DIR) or not file.is_file():
+        return None
+    return file
+
+
+def ack(stamp: int) -> dict[str, Any]:
+    """An ack carrying the stamp in force after the message."""
+    return {"op": "ack", "stamp": stamp}
 
 
 def error(msg_id: Any, text: str) -> dict[str, Any]:

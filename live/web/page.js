@@ -1,0 +1,184 @@
+// The livegen page: the stream, controls from /schema, presets, HUD, text, piano roll, sound,
+// likes, the room's microphone and the keys. ?kiosk makes it a gallery screen.
+import { connect } from "/livegen.js";
+import { Controls } from "/controls.js";
+import { startKiosk } from "/kiosk.js";
+import { Mic } from "/mic.js";
+import { PresetPanel } from "/presets.js";
+import { Roll } from "/roll.js";
+import { Synth } from "/synth.js";
+import { Meter, View } from "/view.js";
+import { Words } from "/words.js";
+
+const $ = (id) => document.getElementById(id);
+const query = new URLSearchParams(location.search);
+const kiosk = query.has("kiosk");
+const audiencePrompt = kiosk && query.has("prompt");
+
+const lg = connect();
+const view = new View($("view"));
+const meter = new Meter();
+const controls = new Controls($("controls"), lg, meter);
+const presets = new PresetPanel($("presets"), lg, controls);
+const words = new Words($("words"));
+const roll = new Roll($("roll"));
+const synth = new Synth();
+const mic = new Mic((path, value) => controls.send(path, value));
+let voices = {};  // from /status: name -> {kind, ...}
+let schema = { params: [], commands: [] };
+let likes = 0;
+const samples = [];  // ?bench: one entry per frame drawn, for bench/page_fps.py
+const kioskState = kiosk ? startKiosk(view) : null;
+
+lg.on("received", () => { meter.received++; });
+lg.on("frame", (image, info) => view.show(image, info));
+view.onDraw = (info) => {
+  meter.drew(info);
+  if (query.has("bench") && samples.length < 20000) {
+    samples.push({ seq: info.seq, w: info.width, received: info.receivedAt, decoded: info.decodedAt,
+      drawn: info.drawnAt, renderUs: info.renderUs, drawnUnixUs: (performance.timeOrigin + info.drawnAt) * 1000 });
+  }
+};
+
+lg.on("state", (state) => {
+  $("conn").textContent = state === "open" ? "live" : state;
+  $("conn").className = `state-${state}`;
+  if (state === "open") load();  // a restarted or reloaded server may have other parameters
+});
+lg.on("param", (m) => {
+  controls.update(m.path, m.value);
+  const p = controls.params.get(m.path);
+  if (p && p.type === "string" && m.path.endsWith("/prime") && m.value.trim()) {
+    words.prompt(m.value, m.source === "audience" ? "audience" : "prompt");
+  }
+});
+lg.on("text", (m) => { if (m.kind === "char") words.char(m.text); });
+lg.on("note", (m) => { roll.add(m); synth.note(m); });
+lg.on("status", (m) => {
+  voices = m.voices || voices;
+  roll.clock(m.clock);
+  presets.setNames(m.control?.presets || []);
+  if (m.clock) $("bar").textContent = `bar ${m.clock.bar}`;
+});
+lg.on("beat", (m) => beat(m.in_bar, m.bar));
+lg.on("reloaded", () => load());
+lg.on("error", (m) => log(m.text || m.message));
+
+async function load() {
+  try {
+    const [s, status] = await Promise.all([lg.schema(), lg.status()]);
+    schema = s;
+    voices = status.voices || {};
+    controls.build(schema, voices);
+    presets.build(schema);
+    presets.setNames(status.control?.presets || []);
+    roll.clock(status.clock);
+    const prime = schema.params.find((p) => p.type === "string" && p.path.endsWith("/prime"));
+    $("prompt").classList.toggle("hidden", !prime || (kiosk && !audiencePrompt));
+    $("prompt").dataset.path = prime ? prime.path : "";
+  } catch (e) {
+    log(`could not read the server's schema: ${e.message}`);
+  }
+}
+
+function log(text) {
+  if (!text) return;
+  const line = document.createElement("div");
+  line.textContent = text;
+  $("log").append(line);
+  while ($("log").children.length > 4) $("log").firstElementChild.remove();
+}
+
+let beatTimer = null;
+function beat(inBar, bar) {
+  const dots = $("beat").children;
+  for (let i = 0; i < dots.length; i++) {
+    dots[i].classList.toggle("on", i === inBar % dots.length);
+    dots[i].classList.toggle("down", i === 0);
+  }
+  $("bar").textContent = `bar ${bar}`;
+  clearTimeout(beatTimer);
+  beatTimer = setTimeout(() => { for (const d of dots) d.classList.remove("on"); }, 120);
+}
+
+setInterval(() => {
+  $("fps").textContent = `${meter.rates.received} in · ${meter.rates.drawn} drawn fps`;
+  $("latency").textContent = meter.latencyMs === null ? "ctl→frame –"
+    : `ctl→frame ${Math.round(meter.latencyMs)} ms`;
+}, 500);
+
+// -- likes ------------------------------------------------------------------------------
+function like() {
+  const info = view.info;
+  const visual = Object.entries(voices).find(([, v]) => v.kind === "visual");
+  const fields = info ? { seq: info.seq, stamp: info.stamp } : {};
+  if (visual) fields.voice = visual[0];
+  lg.like(fields).then(() => {
+    likes++;
+    const heart = $("heart");
+    heart.classList.add("beat");
+    setTimeout(() => heart.classList.remove("beat"), 60);
+  }).catch((e) => log(e.message));
+}
+$("like").onclick = like;
+
+// -- sound and microphone (each starts on a click: browsers need a gesture) -----------------
+$("sound").onclick = async () => {
+  if (synth.on) await synth.stop(); else await synth.start().catch((e) => log(`sound: ${e.message}`));
+  $("sound").setAttribute("aria-pressed", String(synth.on));
+};
+$("mic").onclick = async () => {
+  try {
+    if (mic.on) await mic.stop(); else await mic.start();
+  } catch (e) {
+    log(`microphone: ${e.message}`);
+  }
+  $("mic").setAttribute("aria-pressed", String(mic.on));
+};
+
+// -- the prompt -------------------------------------------------------------------------
+$("prompt").onsubmit = (ev) => {
+  ev.preventDefault();
+  const text = $("prime").value.trim(), path = $("prompt").dataset.path;
+  if (!text || !path) return;
+  $("prompt-error").textContent = "";
+  // The audience goes through `prompt` (rate-limited per connection); a performer sets the prime.
+  const sent = audiencePrompt ? lg.prompt(text, path) : lg.set(path, `${text}\n`);
+  sent.then(() => { $("prime").value = ""; })
+    .catch((e) => { $("prompt-error").textContent = e.message; });
+};
+
+// -- keys -------------------------------------------------------------------------------
+const XY_STEP = 0.05;
+const ARROWS = { ArrowLeft: [-XY_STEP, 0], ArrowRight: [XY_STEP, 0], ArrowUp: [0, XY_STEP], ArrowDown: [0, -XY_STEP] };
+document.addEventListener("keydown", (e) => {
+  const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName) && e.target.type !== "range";
+  if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.key === "h") $("panel").classList.toggle("hidden");
+  else if (e.key === "f") {
+    if (document.fullscreenElement) document.exitFullscreen(); else document.documentElement.requestFullscreen().catch(() => {});
+  } else if (e.key === " ") {
+    e.preventDefault();
+    const plays = Object.entries(voices).filter(([, v]) => v.kind === "music").map(([n]) => `/${n}/play`)
+      .filter((p) => controls.params.has(p));
+    const anyOn = plays.some((p) => controls.params.get(p).value);
+    for (const p of plays) controls.send(p, !anyOn);
+  } else if (e.key === "l") like();
+  else if (e.key === "?") $("help").classList.toggle("hidden");
+  else if (e.key === "Escape") $("help").classList.add("hidden");
+  else if (ARROWS[e.key]) {
+    const xy = schema.params.find((p) => p.type === "vector" && p.size === 2 && p.path.endsWith("/xy"));
+    if (!xy) return;
+    e.preventDefault();
+    controls.nudge(xy.path, ...ARROWS[e.key]);
+  }
+});
+$("help-button").onclick = () => $("help").classList.toggle("hidden");
+
+// What tests and bench/page_fps.py read.
+window.livegenPage = {
+  lg, view, meter, controls, words, roll, mic, samples,
+  stats: () => ({ state: lg.state, connects: lg.connects, received: lg.received, drawn: view.drawn,
+    seq: view.info ? view.info.seq : -1, chars: words.chars, notes: roll.received, likes,
+    latencyMs: meter.latencyMs, kiosk, wakeLock: kioskState ? kioskState.wakeLock : null }),
+};
