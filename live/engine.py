@@ -27,7 +27,10 @@ class Stream(Protocol):
     """A periodic renderer (a visual voice) that the engine batches with others of its model."""
 
     engine_key: str  # the model it renders with, as installed on the engine
-    next_due: float  # time.monotonic() of its next frame
+
+    @property
+    def next_due(self) -> float:
+        """time.monotonic() of its next frame."""
 
     def latent(self, now: float) -> tuple[np.ndarray, int]:
         """The next frame's latent and the control stamp it reflects; advances the stream."""

@@ -86,7 +86,8 @@ def test_plan_keeps_replaces_adds_removes_and_sets_only_what_the_file_changed(tm
 
 def test_server_keys_that_need_a_restart_are_named(tmp_path) -> None:
     old = load_patch(write(tmp_path, BASE))
-    new = load_patch(write(tmp_path, '[server]\nport = 9999\nstate_dir = "elsewhere"\n' + BASE, "n.toml"))
+    text = BASE.replace("[clock]", '[server]\nport = 9999\nstate_dir = "elsewhere"\n\n[clock]')
+    new = load_patch(write(tmp_path, text, "n.toml"))
     assert plan_reload(old, new).needs_restart == ["port"]
 
 
@@ -139,8 +140,10 @@ def longest_gap(times: list[float]) -> float:
 
 async def test_reload_swaps_voices_with_frames_and_notes_flowing(run_server, sink: OscSink,
                                                                  tmp_path: Path) -> None:
-    unwatched = "[server]\nwatch = false\n\n"  # reloaded by /patch/reload only
-    path = write(tmp_path, unwatched + BASE)
+    def unwatched(text: str) -> str:  # reloaded by /patch/reload only
+        return text.replace("[clock]", "[server]\nwatch = false\n\n[clock]")
+
+    path = write(tmp_path, unwatched(BASE))
     server = run_server(patch=path)
     sink.wait_for(lambda: sink.count("/music/noteon") >= 4)
     times: list[tuple[float, int, int]] = []
@@ -150,7 +153,7 @@ async def test_reload_swaps_voices_with_frames_and_notes_flowing(run_server, sin
         reader = asyncio.create_task(frame_times(ws, times, stop))
         await asyncio.sleep(3.0)
         before_notes = sink.count("/music/noteon")
-        path.write_text(unwatched + CHANGED)
+        path.write_text(unwatched(CHANGED))
         t_reload = time.monotonic()
         reply = await asyncio.to_thread(ask, server, "/patch/reload")
         t_done = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import threading
@@ -14,6 +15,7 @@ import torch
 
 from live import frames
 from live.engine import latent_size
+from live.outputs.base import Output
 from live.params import (
     ChoiceParam,
     FloatParam,
@@ -25,7 +27,9 @@ from live.params import (
 from live.runtime import Runtime
 from live.voices.kit import ModelVoice, load_model
 from live.voices.latent import MODES, LatentPath
+from live.voices.model_switch import Crossfade, Ghost, ModelParam, generator_names
 from models.gan import GANConfig, Generator, calibrate_batchnorm
+from models.weights import WeightsError
 
 log = logging.getLogger("livegen.visual")
 
@@ -62,7 +66,12 @@ class VisualVoice(ModelVoice):
         self._pending: tuple[np.ndarray, frames.FrameInfo, int] | None = None
         self._encoders = 0  # encode jobs of this voice in the pool
         self.encode_dropped = 0  # frames replaced by a newer one before an encoder was free
+        self.outputs: list[Output] = []  # video outputs (NDI, WebRTC...) offered raw pixels
         self._jump: tuple[int, np.ndarray | None] | None = None
+        self.last_latent: tuple[np.ndarray, int] = (np.zeros(0, np.float32), 0)  # for a Ghost
+        self.fade: Crossfade | None = None  # while switching models
+        self.switches = 0
+        self.switch_error: str | None = None
 
     def add_params(self, registry: Registry) -> None:
         """Register this voice's parameters; after load(), which tells nz."""
@@ -85,10 +94,72 @@ class VisualVoice(ModelVoice):
         self.quality = add(IntParam(f"{p}/quality", 85, "JPEG quality", lo=10, hi=100))
         self.format = add(ChoiceParam(f"{p}/format", "jpeg", "frame encoding",
                                       choices=("jpeg", "rgba")))
+        self.model_param = add(ModelParam(
+            f"{p}/model", self.model, "the generator (a name from models/weights, or a card's "
+            "path); a switch crossfades over /transition seconds", choices=generator_names(self.model)))
+        registry.watch(self.model_param.path, lambda c: self.rt.loop.call_soon_threadsafe(
+            self._switch_soon, c.value))
         registry.watch(self.seed.path, lambda c: self._request_jump(c.value, None))
         registry.watch(self.latent_param.path,
                        lambda c: self._request_jump(self.seed.value, np.asarray(c.value)))
         registry.watch(self.fps.path, lambda c: self._retime())
+
+    # -- live model switching ---------------------------------------------------
+    def _switch_soon(self, name: str) -> None:
+        if name != self.model:
+            self.rt.loop.create_task(self.switch_model(name))
+
+    async def switch_model(self, name: str) -> None:
+        """Load and warm another generator on the engine thread while this one plays, then
+        crossfade to it; one that fails to load, or whose latent differs, leaves this playing."""
+        old_key, spec = self.engine_key, {**self.spec, "model": name}
+        key = f"{self.model_kind}:{name}"
+        status = self.rt.status
+        if status is not None:
+            status.event("model", voice=self.name, model=name, state="loading")
+
+        def load() -> tuple[torch.nn.Module, dict[str, Any]]:
+            model, card = load_generator(spec, self.rt.engine.device)
+            self.warm_up(model)
+            return model, card
+
+        try:
+            card = await asyncio.wrap_future(self.rt.engine.load_once(key, load, accelerate=True))
+            nz = int(card["arch"]["nz"])
+            if nz != self.nz:
+                raise WeightsError(f"model {name!r} takes latents of {nz}, this voice's are {self.nz}")
+        except (WeightsError, OSError, ValueError, KeyError, RuntimeError) as e:
+            self.switch_error = f"/{self.name}/model {name!r} not switched, {self.model!r} plays on: {e}"
+            log.error("%s", self.switch_error)
+            if status is not None:
+                status.event("model", voice=self.name, model=name, state="failed", error=str(e))
+            self.rt.registry.set(self.model_param.path, self.model, source="model")  # back
+            return
+
+        def hand_over() -> None:  # on the engine thread, between two frames
+            ghost = Ghost(self, old_key)
+            self.fade = Crossfade(ghost, self.transition.value)
+            self.engine_key, self.model, self.card = key, name, card
+            self.rt.engine.add_stream(ghost)
+
+        await asyncio.wrap_future(self.rt.engine.call(hand_over))
+        self.switches += 1
+        self.switch_error = None
+        log.info("voice %s: crossfading to model %s over %.2f s", self.name, name, self.fade.seconds
+                 if self.fade else 0)
+        if status is not None:
+            status.event("model", voice=self.name, model=name, state="ready")
+
+    def _blend(self, pixels: np.ndarray) -> np.ndarray:
+        """During a crossfade: the new frame over the old generator's (engine thread)."""
+        fade = self.fade
+        if fade is None:
+            return pixels
+        out = fade.blend(pixels)
+        if fade.done():
+            self.rt.engine.remove_stream(fade.ghost)
+            self.fade = None
+        return out
 
     def _request_jump(self, seed: int, anchor: np.ndarray | None) -> None:
         self._jump = (seed, anchor)  # picked up by the engine thread at the next frame
@@ -139,13 +210,17 @@ class VisualVoice(ModelVoice):
             self.rt.status.event_threadsafe("loop", voice=self.name, turn=self.path.turns)
         # Steady clock: keep the grid, but never burst to catch up after falling behind.
         self.next_due = max(self.next_due + period, now - period)
-        return z.astype(np.float32), stamp
+        self.last_latent = (z.astype(np.float32), stamp)
+        return self.last_latent
 
     def deliver(self, pixels: np.ndarray, stamp: int, render_us: int) -> None:
+        pixels = self._blend(pixels)
         fmt = frames.RGBA if self.format.value == "rgba" else frames.JPEG
         info = frames.FrameInfo(fmt, self.index, pixels.shape[1], pixels.shape[0], self.seq,
                                 stamp, render_us)
         self.seq += 1
+        for output in self.outputs:  # each takes it on its own thread; offering never blocks
+            output.offer(pixels, info.seq, stamp, render_us)
         # Newest wins before encoding too: a frame still waiting for an encoder is replaced,
         # so a renderer faster than the encoders never queues frames (memory, latency).
         with self._encode_lock:
@@ -159,6 +234,10 @@ class VisualVoice(ModelVoice):
 
     def jpeg_quality(self) -> int | None:
         """The JPEG quality wanted, or None for raw frames (the engine may encode on the GPU)."""
+        if any(o.wants_frames() for o in self.outputs):
+            return None  # outputs take raw pixels; the GPU path would hand over JPEG only
+        if self.fade is not None:
+            return None  # pixels, to blend with the outgoing generator's
         return self.quality.value if self.format.value == "jpeg" else None
 
     def deliver_jpeg(self, payload: bytes, size: tuple[int, int], stamp: int, render_us: int) -> None:
@@ -207,5 +286,7 @@ class VisualVoice(ModelVoice):
             "frames": self.seq,
             "forward_ms": round(forward * 1000, 3) if forward is not None else None,
             "batch": self.rt.engine.batch.get(self.engine_key),
+            "switches": self.switches, "switch_error": self.switch_error,
+            "crossfading": self.fade is not None,
         }
 
