@@ -143,6 +143,23 @@ async def recv_frames(ws, n: int, timeout: float = 20.0) -> list[tuple]:
     return out
 
 
+async def log_frames(ws, out: list[tuple[float, Any]], stop: asyncio.Event) -> None:
+    """(arrival on the monotonic clock, FrameInfo) of every binary frame, until stop is set."""
+    while not stop.is_set():
+        try:
+            async with asyncio.timeout(0.5):
+                msg = await ws.recv()
+        except TimeoutError:
+            continue
+        if isinstance(msg, bytes):
+            out.append((time.monotonic(), unpack(msg)[0]))
+
+
+def longest_gap(times: list[float]) -> float:
+    """The longest pause between consecutive times."""
+    return max(b - a for a, b in zip(times, times[1:], strict=False))
+
+
 async def recv_json(ws, op: str, timeout: float = 10.0) -> dict:
     """The next JSON message whose op is `op`, skipping everything else."""
     async with asyncio.timeout(timeout):

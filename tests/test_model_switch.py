@@ -7,15 +7,15 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from websockets.asyncio.client import connect
 
-from live.frames import unpack
 from live.voices.model_switch import Crossfade, Ghost, ModelParam, generator_names
 from tests.conftest import Server, poll_until
-from tests.livetools import send, write_patch
+from tests.livetools import log_frames, longest_gap, send, write_patch
 
 PATCH = """\
 [voices.visual]
@@ -65,28 +65,15 @@ def test_crossfade_blends_from_the_ghost_to_the_new_frame_and_resizes() -> None:
     assert fade.done() and (fade.blend(new) == new).all()
 
 
-async def frames_of(ws, out: list[tuple[float, int, int]], stop: asyncio.Event) -> None:
-    """(arrival, width, first byte of the JPEG's pixels hash) of every frame until stop."""
-    while not stop.is_set():
-        try:
-            async with asyncio.timeout(0.5):
-                msg = await ws.recv()
-        except TimeoutError:
-            continue
-        if isinstance(msg, bytes):
-            info, _ = unpack(msg)
-            out.append((time.monotonic(), info.width, info.seq))
-
-
 async def test_switching_models_live_crossfades_with_frames_flowing(run_server, tmp_path) -> None:
     server: Server = run_server(patch=write_patch(tmp_path, PATCH))
     schema = {p["path"]: p for p in server.get_json("/schema")["params"]}
     assert {"random", "textures"} <= set(schema["/visual/model"]["choices"])
-    got: list[tuple[float, int, int]] = []
+    log: list[tuple[float, Any]] = []
     stop = asyncio.Event()
     async with connect(server.ws, compression=None) as ws:
         await ws.send(json.dumps({"op": "subscribe", "topics": ["frames"]}))
-        reader = asyncio.create_task(frames_of(ws, got, stop))
+        reader = asyncio.create_task(log_frames(ws, log, stop))
         await asyncio.sleep(2.0)
         t_switch = time.monotonic()
         send(server, "/visual/model", "textures")
@@ -95,6 +82,7 @@ async def test_switching_models_live_crossfades_with_frames_flowing(run_server, 
         await asyncio.sleep(0.5)
         stop.set()
         await reader
+    got = [(t, info.width, info.seq) for t, info in log]
     status = server.get_json("/status")["voices"]["visual"]
     assert status["model"] == "textures" and status["switches"] == 1 and status["resolution"] == 128
     assert server.param("/visual/model") == "textures"
@@ -105,8 +93,7 @@ async def test_switching_models_live_crossfades_with_frames_flowing(run_server, 
     times = [t for t, _, _ in got]
     before = [t for t in times if t < t_switch]
     after = [t for t in times if t >= t_switch]
-    gap = max(b - a for a, b in zip(after, after[1:], strict=False))
-    quiet = max(b - a for a, b in zip(before, before[1:], strict=False))
+    gap, quiet = longest_gap(after), longest_gap(before)
     print(f"longest frame gap during the switch {gap * 1000:.0f} ms (before: {quiet * 1000:.0f} ms)")
     assert gap <= max(2 / 20, quiet), (gap, quiet)
 

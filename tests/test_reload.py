@@ -8,18 +8,18 @@ import json
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pythonosc.osc_message import OscMessage
 from websockets.asyncio.client import connect
 
-from live.frames import unpack
 from live.params import FloatParam, Registry
 from live.patch import PatchError, line_of, load_patch
 from live.record.recorder import read_events
 from live.reload import apply_values, plan_reload
 from tests.conftest import Server, poll_until
-from tests.livetools import OscSink, assert_no_hanging_notes, osc
+from tests.livetools import OscSink, assert_no_hanging_notes, log_frames, longest_gap, osc
 
 BASE = """\
 title = "reload test"
@@ -121,23 +121,6 @@ def ask(server: Server, address: str, *args: object, timeout: float = 30.0) -> O
     return OscMessage(data)
 
 
-async def frame_times(ws, times: list[tuple[float, int, int]], stop: asyncio.Event) -> None:
-    """(arrival, stream, seq) of every binary frame until stop."""
-    while not stop.is_set():
-        try:
-            async with asyncio.timeout(0.5):
-                msg = await ws.recv()
-        except TimeoutError:
-            continue
-        if isinstance(msg, bytes):
-            info, _ = unpack(msg)
-            times.append((time.monotonic(), info.stream, info.seq))
-
-
-def longest_gap(times: list[float]) -> float:
-    return max(b - a for a, b in zip(times, times[1:], strict=False))
-
-
 async def test_reload_swaps_voices_with_frames_and_notes_flowing(run_server, sink: OscSink,
                                                                  tmp_path: Path) -> None:
     def unwatched(text: str) -> str:  # reloaded by /patch/reload only
@@ -146,11 +129,11 @@ async def test_reload_swaps_voices_with_frames_and_notes_flowing(run_server, sin
     path = write(tmp_path, unwatched(BASE))
     server = run_server(patch=path)
     sink.wait_for(lambda: sink.count("/music/noteon") >= 4)
-    times: list[tuple[float, int, int]] = []
+    log: list[tuple[float, Any]] = []
     stop = asyncio.Event()
     async with connect(server.ws, compression=None) as ws:
         await ws.send(json.dumps({"op": "subscribe", "topics": ["frames"]}))
-        reader = asyncio.create_task(frame_times(ws, times, stop))
+        reader = asyncio.create_task(log_frames(ws, log, stop))
         await asyncio.sleep(3.0)
         before_notes = sink.count("/music/noteon")
         path.write_text(unwatched(CHANGED))
@@ -163,6 +146,7 @@ async def test_reload_swaps_voices_with_frames_and_notes_flowing(run_server, sin
         await reader
     # The kept stream never paused for longer than two frame intervals (fps 20: 100 ms), or,
     # on a machine so loaded that frames come late anyway, than it did before the reload.
+    times = [(t, info.stream, info.seq) for t, info in log]
     stream0 = [t for t, stream, _ in times if stream == 0]
     around = [t for t in stream0 if t_reload - 1.0 <= t <= t_done + 1.0]
     baseline = longest_gap([t for t in stream0 if t < t_reload - 1.0])
