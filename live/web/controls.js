@@ -124,7 +124,7 @@ export class Controls {
     box.onchange = () => { if (box.value !== "") this.send(p.path, Number(box.value)); };
     let slider = null;
     if (finite && (!isInt || hi - lo <= SLIDER_INT_SPAN)) {
-      slider = el("input", { type: "range", min: lo, max: hi, step: isInt ? 1 : (hi - lo) / 1000,
+      slider = el("input", { type: "range", min: lo, max: hi, step: isInt ? 1 : "any",
         title: p.doc });
       slider.setAttribute("aria-label", p.path);
       slider.oninput = () => {

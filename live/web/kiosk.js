@@ -1,10 +1,10 @@
 // Gallery mode (?kiosk): no panel, no cursor, the screen kept awake, and a page that mends itself:
 // the socket reconnects forever (livegen.js), and if frames stop while the server answers, reload.
 
-const STALL_MS = 20000;  // no frame drawn for this long: something is stuck
+const STALL_MS = 20000;  // no frame drawn for this long: something is stuck (?stall=SECONDS)
 const RELOAD_EVERY_MS = 120000;  // and reload at most this often, so a voiceless server is no loop
 
-export function startKiosk(view) {
+export function startKiosk(view, stallMs = STALL_MS) {
   document.body.classList.add("kiosk");
   let lock = null;
   const wake = async () => {
@@ -23,7 +23,7 @@ export function startKiosk(view) {
   setInterval(async () => {
     const now = performance.now();
     if (view.drawn !== lastDrawn) { lastDrawn = view.drawn; lastChange = now; return; }
-    if (now - lastChange < STALL_MS) return;
+    if (now - lastChange < stallMs) return;
     const last = Number(sessionStorage.getItem("livegen-reload") || 0);
     if (Date.now() - last < RELOAD_EVERY_MS) return;
     try {
@@ -35,6 +35,6 @@ export function startKiosk(view) {
     }
     sessionStorage.setItem("livegen-reload", String(Date.now()));
     location.reload();
-  }, 5000);
+  }, Math.min(5000, stallMs / 2));
   return { get wakeLock() { return lock !== null && !lock.released; } };
 }

@@ -28,7 +28,8 @@ let voices = {};  // from /status: name -> {kind, ...}
 let schema = { params: [], commands: [] };
 let likes = 0;
 const samples = [];  // ?bench: one entry per frame drawn, for bench/page_fps.py
-const kioskState = kiosk ? startKiosk(view) : null;
+const stallS = Number(query.get("stall")) || undefined;  // seconds without frames before a reload
+const kioskState = kiosk ? startKiosk(view, stallS && stallS * 1000) : null;
 
 lg.on("received", () => { meter.received++; });
 lg.on("frame", (image, info) => view.show(image, info));
@@ -162,7 +163,10 @@ document.addEventListener("keydown", (e) => {
     const plays = Object.entries(voices).filter(([, v]) => v.kind === "music").map(([n]) => `/${n}/play`)
       .filter((p) => controls.params.has(p));
     const anyOn = plays.some((p) => controls.params.get(p).value);
-    for (const p of plays) controls.send(p, !anyOn);
+    for (const p of plays) {
+      controls.params.get(p).value = !anyOn;  // the next press must not wait for the echo
+      controls.send(p, !anyOn);
+    }
   } else if (e.key === "l") like();
   else if (e.key === "?") $("help").classList.toggle("hidden");
   else if (e.key === "Escape") $("help").classList.add("hidden");

@@ -1,0 +1,96 @@
+"""The room's audio: Chromium's fake microphone plays a WAV the test writes (silence, then a loud
+beat); the page's analysis sets /audio/*, low in the silence, high on the beat."""
+
+from __future__ import annotations
+
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import Server
+from tests.webtools import launch, needs_chromium, open_page
+
+pytestmark = needs_chromium
+
+RATE = 48000
+SILENCE_S = 3.0
+BEATS = 12  # at 120 bpm: six seconds of beat
+AUDIO = ("low", "mid", "high", "loudness", "onset")
+
+
+def write_beat_wav(path: Path) -> Path:
+    """Mono 16-bit: SILENCE_S of digital silence, then a kick (a falling 60 Hz sine) with a noise
+    burst on every beat, loud enough to reach every band."""
+    rng = np.random.default_rng(0)
+    beat = np.zeros(RATE // 2)
+    t = np.arange(int(0.15 * RATE)) / RATE
+    beat[: t.size] += 0.8 * np.sin(2 * np.pi * (60 + 40 * np.exp(-t * 30)) * t) * np.exp(-t * 18)
+    beat[: t.size] += 0.5 * rng.standard_normal(t.size) * np.exp(-t * 40)
+    signal = np.concatenate([np.zeros(int(SILENCE_S * RATE)), np.tile(beat, BEATS)])
+    pcm = (np.clip(signal, -1, 1) * 32000).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(pcm.tobytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+def wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_beat_wav(tmp_path_factory.mktemp("audio") / "beat.wav")
+
+
+@pytest.fixture(scope="module")
+def browser(wav: Path) -> Iterator[Any]:
+    yield from launch(["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                       f"--use-file-for-fake-audio-capture={wav}"])
+
+
+def audio_values(server: Server) -> dict[str, float]:
+    params = server.get_json("/schema")["params"]
+    return {p["path"].split("/")[-1]: p["value"] for p in params if p["path"].startswith("/audio/")}
+
+
+def test_audio_params_are_in_the_schema(server: Server) -> None:
+    params = {p["path"]: p for p in server.get_json("/schema")["params"]}
+    for name in AUDIO:
+        p = params[f"/audio/{name}"]
+        assert p["type"] == "float" and p["range"] == [0, 1] and p["value"] == 0
+
+
+def test_the_microphone_sets_audio_params_low_in_silence_and_high_on_the_beat(
+        server: Server, browser: Any) -> None:
+    page, console = open_page(browser, server.http + "/")
+    page.click("#mic")
+    page.wait_for_selector("#mic[aria-pressed='true']", timeout=10000)
+    start = time.monotonic()
+    quiet: list[dict[str, float]] = []
+    loud: list[dict[str, float]] = []
+    while time.monotonic() - start < SILENCE_S + 4.0:
+        at = time.monotonic() - start
+        values = audio_values(server)
+        if at < SILENCE_S - 1.0:
+            quiet.append(values)
+        elif at > SILENCE_S + 1.0:
+            loud.append(values)
+        time.sleep(0.1)
+    assert quiet and loud
+    for name in AUDIO:
+        assert max(v[name] for v in quiet) < 0.1, (name, quiet)
+        assert max(v[name] for v in loud) > 0.3, (name, [v[name] for v in loud])
+    # The page's own sliders follow the values it sends.
+    assert page.locator(".control[data-path='/audio/loudness']").count() == 1
+    page.click("#mic")  # off: every value back to 0
+    page.wait_for_selector("#mic[aria-pressed='false']")
+    deadline = time.monotonic() + 5
+    while any(audio_values(server).values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(audio_values(server).values())
+    assert console.real() == []
+    page.close()
