@@ -18,6 +18,7 @@ from live.control.timing import ControlError
 from live.engine import Engine
 from live.events import EventBus
 from live.frames import FrameBus
+from live.io.frames_in import FramesIn
 from live.io.link import LinkSync
 from live.io.midi_clock import MidiClock
 from live.io.osc import OscIn, OscOut
@@ -26,6 +27,7 @@ from live.io.oscquery import OscQueryServer
 from live.io.sender import NoteSender
 from live.io.websocket import WebServer
 from live.likes import LikeStore
+from live.outputs.setup import Outputs, parse_outputs
 from live.params import ParamError, Registry
 from live.patch import Patch, PatchError, load_patch
 from live.record.recorder import Recorder
@@ -33,6 +35,7 @@ from live.reload import PatchWatcher, ReloadPlan, apply_values, plan_reload
 from live.runtime import Runtime
 from live.scheduler import Scheduler
 from live.status import BeatPulse, ErrorForwarder, StatusFeed
+from live.voices.input import InputVoice
 from live.voices.kit import Voice
 from live.voices.music import MusicVoice
 from live.voices.music_delivery import TIMETAG_LEAD_S
@@ -63,12 +66,15 @@ class StartupError(Exception):
     """Start-up cannot go on; the message says what to fix."""
 
 
-def make_voice(name: str, spec: dict[str, Any], rt: Runtime, visual_index: int) -> Voice:
+def make_voice(name: str, spec: dict[str, Any], rt: Runtime, visual_index: int,
+               frames_in: FramesIn | None = None) -> Voice:
     """The voice a patch table describes; PatchError for a kind or a setting that is refused."""
     kind = spec["kind"]
     try:
         if kind == "visual":
             return VisualVoice(name, visual_index, spec, rt)
+        if kind == "input":  # a visual stream of frames in (WebSocket or NDI)
+            return InputVoice(name, visual_index, spec, rt, frames_in or FramesIn())
         if kind == "music":
             return MusicVoice(name, spec, rt)
         if kind == "text":
@@ -99,6 +105,8 @@ class App:
         self.reload_error: str | None = None
         self._reloading = asyncio.Lock()
         self.error_forwarder: ErrorForwarder | None = None
+        self.frames_in = FramesIn()  # frames clients send, for input voices
+        self.outputs = Outputs()  # [outputs]: NDI, WebRTC, Janus, Spout, Syphon
 
     async def start(self) -> dict[str, Any]:
         """Warm every voice and open every socket; return the ready line's fields."""
@@ -108,8 +116,11 @@ class App:
             raise StartupError(str(e)) from None
         rt = self.rt = self._build_runtime(asyncio.get_running_loop(), device)
         await self._load_voices(rt)
+        visual = [n for n, v in self.voices.items() if isinstance(v, VisualVoice)]
+        self.outputs.build(parse_outputs(self.patch, visual), rt.registry, self.voices)
         self.control = self._build_control(rt)
         http_port, osc_port = await self._open_sockets(rt)
+        serves = await self.outputs.start()
         rt.clock.start()
         if self.midi_clock is not None:
             self.midi_clock.start()  # clock out from beat 0
@@ -141,6 +152,7 @@ class App:
             "untrained": untrained, "below_bar": below_bar, "patch": str(self.patch.path),
             "pid": os.getpid(), "record": self.options.record,
             "oscquery_port": self.oscquery.port if self.oscquery is not None else None,
+            "outputs": serves,
         }
 
     def _build_runtime(self, loop: asyncio.AbstractEventLoop, device: Any) -> Runtime:
@@ -194,8 +206,8 @@ class App:
     async def _load_voices(self, rt: Runtime) -> None:
         visual_index = 0
         for name, spec in self.patch.voices.items():
-            self.voices[name] = make_voice(name, spec, rt, visual_index)
-            visual_index += spec["kind"] == "visual"
+            self.voices[name] = make_voice(name, spec, rt, visual_index, self.frames_in)
+            visual_index += spec["kind"] in ("visual", "input")
         for voice in self.voices.values():
             await voice.load()
             voice.add_params(rt.registry)
@@ -249,10 +261,10 @@ class App:
         fresh: dict[str, Voice] = {}
         for name in plan.fresh:
             spec = plan.patch.voices[name]
-            if spec["kind"] == "visual" and name not in indices:
+            if spec["kind"] in ("visual", "input") and name not in indices:
                 indices[name] = max(indices.values(), default=-1) + 1
             try:
-                fresh[name] = make_voice(name, spec, rt, indices.get(name, 0))
+                fresh[name] = make_voice(name, spec, rt, indices.get(name, 0), self.frames_in)
             except PatchError as e:
                 raise PatchError(f"{plan.patch.where(f'voices.{name}')}: {e}") from None
             model = str(spec.get("model", "random"))
@@ -306,6 +318,7 @@ class App:
             for route, answer in voice.http_routes().items():
                 web.route(route, answer)
         self.voices = {n: fresh.get(n) or self.voices[n] for n in plan.patch.voices}
+        self.outputs.attach(self.voices)  # outputs follow their voice's name to a rebuilt voice
         apply_values(plan.patch, rt.registry, plan.values)  # tried: refused by nothing now
         self.patch = plan.patch
         self.control = self._build_control(rt)
@@ -373,6 +386,7 @@ class App:
         web = self.web = WebServer(rt.registry, rt.frames, rt.events, self.status, likes)
         osc_in = self.osc_in = OscIn(rt.registry)
         web.commands = osc_in.routes  # the page's preset and bookmark buttons call these
+        web.frames_in = self.frames_in.receive  # binary LGF1 messages from clients
         for voice in self.voices.values():
             for address, handler in voice.osc_routes().items():
                 osc_in.route(address, handler)
@@ -437,6 +451,8 @@ class App:
             "control": self.control.status() if self.control is not None else None,
             "oscquery": self.oscquery.status() if self.oscquery is not None else None,
             "status_feed": rt.status.status() if rt.status is not None else None,
+            "outputs": self.outputs.status(),
+            "frames_in": self.frames_in.status(),
             "patch": {"path": str(self.patch.path), "reloads": self.reloads,
                       "error": self.reload_error, "watch": self.watcher is not None},
         }
@@ -470,6 +486,7 @@ class App:
             await self.oscquery.stop()
         if self.web is not None:
             await self.web.stop()
+        self.outputs.stop()
         if rt is not None:
             rt.engine.stop()
             rt.encode_pool.shutdown(wait=False, cancel_futures=True)

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-VOICE_KINDS = ("visual", "music", "text")
+VOICE_KINDS = ("visual", "music", "text", "input")
 # Keys of a voice table that configure the voice rather than set one of its parameters.
 STRUCTURAL_KEYS = {"kind", "model", "resolution", "nz", "lookahead_beats", "midi_port",
-                   "delivery", "device", "midi_in"}
+                   "delivery", "device", "midi_in", "source"}
 
 
 SERVER_KEYS = ("host", "port", "osc_port", "oscquery_port", "osc_out", "device", "record", "seed",
@@ -35,6 +35,7 @@ class Patch:
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     modulators: list[dict[str, Any]] = field(default_factory=list)
     control: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # [outputs.NAME] (live/outputs)
     text: str = ""  # the file as read, to name the line of a refused key
 
     def param_values(self) -> list[tuple[str, Any]]:
@@ -92,10 +93,14 @@ def load_patch(path: str | Path) -> Patch:
         raise PatchError(f"patch file {path} cannot be read: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise PatchError(f"patch file {path} is not valid TOML: {e}") from None
-    unknown = set(data) - {"server", "clock", "voices", "title", "description", *CONTROL_SECTIONS}
+    unknown = set(data) - {"server", "clock", "voices", "outputs", "title", "description",
+                           *CONTROL_SECTIONS}
     if unknown:
         raise PatchError(f"patch file {path}: unknown section(s) {sorted(unknown)}; "
-                         "expected server, clock, voices, " + ", ".join(CONTROL_SECTIONS))
+                         "expected server, clock, voices, outputs, " + ", ".join(CONTROL_SECTIONS))
+    outputs = data.get("outputs", {})
+    if not isinstance(outputs, dict) or not all(isinstance(t, dict) for t in outputs.values()):
+        raise PatchError(f"patch file {path}: outputs must be [outputs.NAME] tables")
     _check_control_shapes(path, data)
     server = data.get("server", {})
     if not isinstance(server, dict):
@@ -109,16 +114,16 @@ def load_patch(path: str | Path) -> Patch:
     if not isinstance(voices, dict) or not all(isinstance(v, dict) for v in voices.values()):
         raise PatchError(f"patch file {path}: [voices.NAME] tables expected")
     for name, table in voices.items():
-        if not name.isidentifier() or name in ("clock", "preset", "learn"):
+        if not name.isidentifier() or name in ("clock", "preset", "learn", "outputs"):
             raise PatchError(f"patch file {path}: voice name {name!r} must be a plain word "
-                             "other than clock, preset and learn")
+                             "other than clock, preset, learn and outputs")
         if table.get("kind") not in VOICE_KINDS:
             line = line_of(text, f"voices.{name}", "kind")
             raise PatchError(f"patch file {path}{f', line {line}' if line else ''}: voice {name!r} has kind "
                              f"{table.get('kind')!r}, expected one of {', '.join(VOICE_KINDS)}")
     return Patch(path, dict(data.get("server", {})), dict(data.get("clock", {})), voices,
                  list(data.get("mappings", [])), dict(data.get("presets", {})),
-                 list(data.get("modulators", [])), dict(data.get("control", {})), text)
+                 list(data.get("modulators", [])), dict(data.get("control", {})), dict(outputs), text)
 
 
 CONTROL_SECTIONS = ("mappings", "presets", "modulators", "control")

@@ -110,6 +110,8 @@ class WebServer:
         self.status = status
         self.likes = likes
         self.commands: dict[str, Command] = {}  # the OSC routes; `call` reaches CALLABLE ones
+        # Binary messages (frames in, live/io/frames_in.py): the error to reply, or None.
+        self.frames_in: Callable[[Client, bytes], str | None] | None = None
         self.routes: dict[str, HttpRoute] = {}
         if likes is not None:
             self.routes["/likes"] = lambda: {"total": likes.total(), "recent": likes.recent()}
@@ -197,8 +199,11 @@ class WebServer:
     def on_message(self, client: Client, message: str | bytes) -> None:
         """Parse and apply one control message; any fault is an error reply, never a raise."""
         if isinstance(message, bytes):
-            client.reply(error(None, "binary messages are not accepted; send JSON text "
-                                     "such as {\"op\": \"set\", \"path\": ..., \"value\": ...}"))
+            problem = self.frames_in(client, message) if self.frames_in is not None else (
+                "binary messages are not accepted; send JSON text such as "
+                "{\"op\": \"set\", \"path\": ..., \"value\": ...}")
+            if problem is not None:
+                client.reply(error(None, problem))
             return
         if len(message) > MAX_CONTROL_BYTES:
             client.reply(error(None, f"control message of {len(message)} bytes refused, "

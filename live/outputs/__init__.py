@@ -1,0 +1,1 @@
+"""Video outputs of the visual voices: NDI, WebRTC, Janus fan-out, Spout and Syphon (docs/outputs.md)."""
