@@ -11,7 +11,7 @@ from typing import Any
 VOICE_KINDS = ("visual", "music", "text", "input")
 # Keys of a voice table that configure the voice rather than set one of its parameters.
 STRUCTURAL_KEYS = {"kind", "model", "resolution", "nz", "lookahead_beats", "midi_port",
-                   "delivery", "device", "midi_in", "source"}
+                   "delivery", "device", "midi_in", "source", "upscaler"}
 
 
 SERVER_KEYS = ("host", "port", "osc_port", "oscquery_port", "osc_out", "device", "record", "seed",

@@ -16,10 +16,11 @@ from models import metrics
 from models.datasets import TINYSHAKESPEARE, verify
 from models.diffaug import diff_augment
 from models.gan import Discriminator, build_generator, gan_config
-from models.images import CropSampler, licence_summary, load_images
+from models.images import CropSampler, ImageSet, licence_summary, load_images
 from models.music_data import DEFAULT_CACHE, LICENCE_NOTE, encode_notes, ensure_cache, load_corpus
 from models.music_rnn import MusicConfig, MusicRNN
 from models.text_rnn import TextConfig, TextRNN
+from models.upscale import UpscaleConfig, Upscaler, downscale, psnr
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEXT = TINYSHAKESPEARE  # ships in the repository: models/data/README.md
@@ -355,4 +356,75 @@ class GANJob(Job):
         return self.G_ema.eval()
 
 
-JOBS: dict[str, type[Job]] = {"text": TextJob, "music": MusicJob, "gan": GANJob}
+def split_images(ims: ImageSet, every: int = 20) -> tuple[ImageSet, ImageSet]:
+    """(training, held-out): every `every`-th image (by sorted name) is held out."""
+    order = sorted(range(len(ims.names)), key=lambda i: ims.names[i])
+    held = {i for k, i in enumerate(order) if k % every == every - 1} if len(order) >= every else set()
+    def part(keep: bool) -> ImageSet:
+        idx = [i for i in order if (i in held) != keep] or order  # too few: both use all
+        return ImageSet([ims.images[i] for i in idx], [ims.names[i] for i in idx], ims.skipped,
+                        ims.source, ims.crop_min, ims.manifest)
+    return part(True), part(False)
+
+
+class UpscaleJob(RNNJob):
+    """The 2x upscaler: L1 against high-resolution crops from their bicubic downscale; the
+    figures are PSNR on crops of held-out images, beside bicubic."""
+
+    default_steps = 3000
+    main_loss = "l1"
+    crop = 128  # high-resolution training crops (inputs are half that)
+
+    def __init__(self, args: argparse.Namespace, device: torch.device,
+                 arch_over: dict[str, Any]) -> None:
+        super().__init__(args, device, arch_over)
+        ims = load_images(args.data or "skimage")
+        self.train_ims, self.held_ims = split_images(ims)
+        cfg = UpscaleConfig(**arch_over)
+        self.arch = cfg.to_dict()
+        self.scale = cfg.scale
+        self.crops = CropSampler(self.train_ims, self.crop, device)
+        self.model = Upscaler(cfg).to(device)
+        self.best = copy.deepcopy(self.model)
+        self.batch = args.batch or 16
+        self.lr = args.lr or 1e-3
+        self.opts = {"opt": torch.optim.Adam(self.model.parameters(), lr=self.lr)}
+        self.modules = {"model": self.model}
+        held = CropSampler(self.held_ims, self.crop, device)
+        self.val = held.sample(64, torch.Generator().manual_seed(20_001))
+        self.data_info = {"source": ims.source, "images": len(self.train_ims.names),
+                          "held_out_images": len(self.held_ims.names),
+                          "crops": f"random {self.crop} px squares {ims.crop_min:.0%}-100% of "
+                                   f"the short side, h-flip; inputs their antialiased bicubic "
+                                   f"1/{cfg.scale}", "licence": licence_summary(ims)}
+
+    def step(self):
+        hr = self.crops.sample(self.batch, self.gen).to(self.device, non_blocking=True)
+        self.model.train()
+        loss = F.l1_loss(self.model(downscale(hr, self.scale)), hr)
+        self.opts["opt"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.opts["opt"].step()
+        return {"l1": loss.item()}
+
+    @torch.no_grad()
+    def validate(self):
+        self.model.eval()
+        return F.l1_loss(self.model(downscale(self.val, self.scale)), self.val).item()
+
+    @torch.no_grad()
+    def evaluate(self):
+        self.model.eval()
+        n = 64 if getattr(self.args, "eval_quick", False) else 256
+        hr = CropSampler(self.held_ims, 256, self.device).sample(n, torch.Generator().manual_seed(20_002))
+        lo = downscale(hr, self.scale)
+        ours = torch.cat([self.model(lo[i:i + 16]) for i in range(0, n, 16)])
+        bicubic = F.interpolate(lo, scale_factor=self.scale, mode="bicubic",
+                                align_corners=False).clamp(-1, 1)
+        p_ours, p_bicubic = psnr(ours, hr), psnr(bicubic, hr)
+        return {"psnr": round(p_ours, 3), "psnr_bicubic": round(p_bicubic, 3),
+                "gain_db": round(p_ours - p_bicubic, 3), "n_crops": n, "crop": 256}
+
+
+JOBS: dict[str, type[Job]] = {"text": TextJob, "music": MusicJob, "gan": GANJob,
+                              "upscale": UpscaleJob}

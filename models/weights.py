@@ -90,9 +90,13 @@ def build(kind: str, arch: dict[str, Any]) -> nn.Module:
             from models.text_rnn import TextConfig, TextRNN
 
             return TextRNN(TextConfig(**arch))
+        if kind == "upscale":
+            from models.upscale import UpscaleConfig, Upscaler
+
+            return Upscaler(UpscaleConfig(**arch))
     except (TypeError, ValueError) as e:
         raise WeightsError(f"architecture config for kind {kind!r} is invalid: {e}") from None
-    raise WeightsError(f"unknown model kind {kind!r} (expected gan, music or text)")
+    raise WeightsError(f"unknown model kind {kind!r} (expected gan, music, text or upscale)")
 
 
 def load(name: str, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
@@ -148,6 +152,10 @@ def quality_bar(kind: str, metrics: dict[str, Any]) -> dict[str, Any] | None:
         return {"metric": "gap_closed", "value": gap, "min": GAN_MIN_GAP,
                 "note": f"closed {gap:.0%} of the gap between untrained and real "
                         f"(bar: {GAN_MIN_GAP:.0%})"}
+    if kind == "upscale" and "gain_db" in metrics:
+        gain = float(metrics["gain_db"])
+        return {"metric": "gain_db", "value": gain, "min": 0.0,
+                "note": f"PSNR {gain:+.2f} dB against bicubic on held-out images (bar: above it)"}
     rnn = {"music": ("val_ce", "bigram_ce", "event"),
            "text": ("val_nats_per_char", "bigram_nats_per_char", "character")}
     if kind not in rnn or rnn[kind][0] not in metrics or rnn[kind][1] not in metrics:

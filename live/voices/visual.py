@@ -28,6 +28,7 @@ from live.runtime import Runtime
 from live.voices.kit import ModelVoice, load_model
 from live.voices.latent import MODES, LatentPath
 from live.voices.model_switch import Crossfade, Ghost, ModelParam, generator_names
+from live.voices.upscale import FrameUpscaler, upscaler_name
 from models.gan import GANConfig, Generator, calibrate_batchnorm
 from models.weights import WeightsError
 
@@ -72,6 +73,7 @@ class VisualVoice(ModelVoice):
         self.fade: Crossfade | None = None  # while switching models
         self.switches = 0
         self.switch_error: str | None = None
+        self.upscaler = FrameUpscaler(None)  # the learned one loads with the generator
 
     def add_params(self, registry: Registry) -> None:
         """Register this voice's parameters; after load(), which tells nz."""
@@ -97,6 +99,9 @@ class VisualVoice(ModelVoice):
         self.model_param = add(ModelParam(
             f"{p}/model", self.model, "the generator (a name from models/weights, or a card's "
             "path); a switch crossfades over /transition seconds", choices=generator_names(self.model)))
+        self.upscale = add(ChoiceParam(
+            f"{p}/upscale", "off", "frames twice as large: bicubic, or the learned upscaler "
+            "(models/upscale.py) where one is loaded", choices=self.upscaler.modes()))
         registry.watch(self.model_param.path, lambda c: self.rt.loop.call_soon_threadsafe(
             self._switch_soon, c.value))
         registry.watch(self.seed.path, lambda c: self._request_jump(c.value, None))
@@ -178,6 +183,8 @@ class VisualVoice(ModelVoice):
         """Load and warm the generator (on CUDA: half precision, graphs); nz comes from its card."""
         await super().load()
         self.nz = int(self.card["arch"]["nz"])
+        self.upscaler = FrameUpscaler(upscaler_name(self.spec))
+        await self.upscaler.load(self.rt.engine)
 
     def begin(self) -> None:
         """Start the frame clock (after every voice's params exist and the patch is applied)."""
@@ -214,7 +221,7 @@ class VisualVoice(ModelVoice):
         return self.last_latent
 
     def deliver(self, pixels: np.ndarray, stamp: int, render_us: int) -> None:
-        pixels = self._blend(pixels)
+        pixels = self._blend(self.upscaler.apply(pixels, self.upscale.value))
         fmt = frames.RGBA if self.format.value == "rgba" else frames.JPEG
         info = frames.FrameInfo(fmt, self.index, pixels.shape[1], pixels.shape[0], self.seq,
                                 stamp, render_us)
@@ -236,8 +243,8 @@ class VisualVoice(ModelVoice):
         """The JPEG quality wanted, or None for raw frames (the engine may encode on the GPU)."""
         if any(o.wants_frames() for o in self.outputs):
             return None  # outputs take raw pixels; the GPU path would hand over JPEG only
-        if self.fade is not None:
-            return None  # pixels, to blend with the outgoing generator's
+        if self.fade is not None or self.upscale.value != "off":
+            return None  # pixels: to blend with the outgoing generator's, or to upscale
         return self.quality.value if self.format.value == "jpeg" else None
 
     def deliver_jpeg(self, payload: bytes, size: tuple[int, int], stamp: int, render_us: int) -> None:
