@@ -77,6 +77,19 @@ def generate(g: ImageGenerator, n: int, seed: int, device: str | torch.device,
     return torch.cat([g(z[i : i + batch].to(device)).float().cpu() for i in range(0, n, batch)])
 
 
+def diversity(x: torch.Tensor, grid: int = 16) -> tuple[float, float]:
+    """(mean, smallest) pairwise RMS distance of images, at 32 px: the mean over all pairs, the
+    smallest within each grid of `grid` images (a repeat in a sample grid shows as ~0)."""
+    small = F.interpolate(x.float(), size=(32, 32), mode="area").flatten(1)  # (n, 3*32*32)
+    d = torch.cdist(small, small) / math.sqrt(small.shape[1])  # (n, n) RMS in [-1, 1] units
+    n = len(small)
+    mean = d.sum().item() / max(n * (n - 1), 1)
+    eye = torch.eye(grid, dtype=torch.bool)
+    mins = [d[i:i + grid, i:i + grid].masked_fill(eye, float("inf")).min().item()
+            for i in range(0, n - grid + 1, grid)]
+    return mean, (sum(mins) / len(mins) if mins else float("nan"))
+
+
 def gan_metrics(g: ImageGenerator, ims: ImageSet, n: int = 512,
                 device: str | torch.device = "cpu") -> dict[str, float]:
     """SWD of G vs held-out crops, beside real-vs-real and an untrained G; the gap closed.
@@ -89,12 +102,19 @@ def gan_metrics(g: ImageGenerator, ims: ImageSet, n: int = 512,
     real_b = crops.sample(n, torch.Generator().manual_seed(10_002))
     torch.manual_seed(0)
     untrained = build_generator(g.cfg.to_dict()).to(device)
-    s_fake = swd(generate(g, n, 1, device), real_a)
+    fake = generate(g, n, 1, device)
+    s_fake = swd(fake, real_a)
     s_real = swd(real_b, real_a)
     s_untr = swd(generate(untrained, n, 1, device), real_a)
     gap = (s_untr - s_fake) / max(s_untr - s_real, 1e-9)
+    (div_fake, near_fake), (div_real, near_real) = diversity(fake), diversity(real_a)
     return {"swd": round(s_fake, 3), "swd_real_vs_real": round(s_real, 3),
-            "swd_untrained": round(s_untr, 3), "gap_closed": round(gap, 4), "n_images": n}
+            "swd_untrained": round(s_untr, 3), "gap_closed": round(gap, 4), "n_images": n,
+            # Mode collapse shows as diversity_ratio well below 1; a repeat in a 16-image grid
+            # as nearest_in_grid near 0 (real crops give nearest_in_grid_real).
+            "diversity": round(div_fake, 4), "diversity_real": round(div_real, 4),
+            "diversity_ratio": round(div_fake / max(div_real, 1e-9), 4),
+            "nearest_in_grid": round(near_fake, 4), "nearest_in_grid_real": round(near_real, 4)}
 
 
 # ----------------------------------------------------------------------------- text

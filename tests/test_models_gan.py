@@ -17,7 +17,7 @@ from models.fastgan import FastGANConfig, FastGenerator
 from models.gan import GANConfig, Generator, build_generator, gan_config
 from models.images import CropSampler, load_images
 from models.jobs import GANJob
-from models.metrics import swd
+from models.metrics import diversity, swd
 from tests.model_helpers import resume_matches, run_train, shipped
 
 FAST = ["--arch", "fastgan", "--arch", "resolution=64", "--arch", "g_base=4", "--arch", "g_max=16",
@@ -202,3 +202,15 @@ def test_unknown_architecture(image_dir: Path, tmp_path: Path) -> None:
         run_train(["text", "--name", "x", "--arch", "fastgan"], tmp_path)
     with pytest.raises(ValueError, match="at least 64"):
         FastGANConfig(resolution=32)
+
+
+def test_diversity_sees_repeats_and_collapse() -> None:
+    torch.manual_seed(0)
+    varied = torch.rand(32, 3, 64, 64) * 2 - 1
+    mean, nearest = diversity(varied)
+    assert mean > 0.3 and nearest > 0.3
+    repeated = varied.clone()
+    repeated[1] = repeated[0]  # one repeat in the first grid of 16
+    assert diversity(repeated)[1] < nearest
+    collapsed = varied[:1].repeat(32, 1, 1, 1) + 0.01 * torch.randn(32, 3, 64, 64)
+    assert diversity(collapsed)[0] < 0.05 * mean
