@@ -51,6 +51,9 @@ UNITS = {"bpm": "bpm", "fps": "fps", "transition": "s", "rate": "char/s", "phras
 # must not load patch files or play into a voice's input).
 CALLABLE = re.compile(r"^/preset/(store|recall|morph|quantise)$|^/[A-Za-z0-9_]+/bookmark/(store|recall)$")
 NO_REPLY = ("127.0.0.1", 0)  # commands called over the WebSocket answer through their ack only
+# Live features a page feeds (its microphone): back to 0 when the page that set them goes, so
+# a closed tab leaves no level stuck high under a mapping.
+FED = "/audio/"
 
 
 class Client:
@@ -65,6 +68,7 @@ class Client:
         self.frames_sent = 0
         self.frames_skipped = 0
         self.last_prompt = -PROMPT_EVERY_S  # monotonic time of this connection's last prompt
+        self.fed: set[str] = set()  # FED paths this connection set
 
     def offer_frame(self, frame: Frame) -> None:
         if "frames" in self.topics:
@@ -191,6 +195,7 @@ class WebServer:
         except ConnectionClosed:
             pass
         finally:
+            self.release(client)
             self.frames.unsubscribe(client.offer_frame)
             self.events.unsubscribe(client.offer_event)
             self.clients.discard(client)
@@ -229,7 +234,10 @@ class WebServer:
         """Apply one parsed message; its reply (without the id), or ParamError."""
         op = msg.get("op")
         if op == "set":
-            return ack(self.registry.set(msg.get("path"), msg.get("value"), source="ws"))
+            stamp = self.registry.set(msg.get("path"), msg.get("value"), source="ws")
+            if msg["path"].startswith(FED):
+                client.fed.add(msg["path"])
+            return ack(stamp)
         if op == "get":
             param = self.registry.lookup(msg.get("path"))
             return {"op": "value", "path": param.path, "value": param.value, "stamp": param.stamp}
@@ -252,6 +260,15 @@ class WebServer:
             self.call(msg.get("address"), msg.get("args", []))
             return ack(self.registry.stamp)
         raise ParamError(f"unknown op {op!r}; expected set, get, subscribe, like, prompt or call")
+
+    def release(self, client: Client) -> None:
+        """A connection went: the features it fed go back to 0 (if they are still there)."""
+        for path in client.fed:
+            if path in self.registry and self.registry.get(path) != 0:
+                try:
+                    self.registry.set(path, 0.0, source="ws")
+                except ParamError:
+                    pass  # a parameter that no longer takes 0 keeps its value
 
     def prompt(self, client: Client, msg: dict[str, Any]) -> int:
         """An audience prompt: one text voice's prime, source `audience`, rate-limited per connection."""

@@ -22,7 +22,9 @@ export class Mic {
     this.stream = await navigator.mediaDevices.getUserMedia({
       audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
     this.ctx = new AudioContext();
-    await this.ctx.resume();
+    // Not awaited: without a gesture (a kiosk's ?mic) it resumes only where the browser's autoplay
+    // policy allows, and the levels stay 0 meanwhile instead of the page waiting forever.
+    this.ctx.resume().catch(() => {});
     this.analyser = this.ctx.createAnalyser();
     this.analyser.fftSize = 2048;
     this.analyser.smoothingTimeConstant = 0.2;

@@ -179,6 +179,13 @@ document.addEventListener("keydown", (e) => {
 });
 $("help-button").onclick = () => $("help").classList.toggle("hidden");
 
+// ?mic opens the microphone at once: a gallery screen has nobody to click (the browser must
+// allow it without asking: see docs/gallery.md).
+if (query.has("mic")) {
+  mic.start().then(() => $("mic").setAttribute("aria-pressed", "true"))
+    .catch((e) => log(`microphone: ${e.message}`));
+}
+
 // What tests and bench/page_fps.py read.
 window.livegenPage = {
   lg, view, meter, controls, words, roll, mic, samples,
