@@ -4,6 +4,7 @@ import { connect } from "/livegen.js";
 import { Controls } from "/controls.js";
 import { startKiosk } from "/kiosk.js";
 import { Mic } from "/mic.js";
+import { MidiOut } from "/midi.js";
 import { PresetPanel } from "/presets.js";
 import { Roll } from "/roll.js";
 import { Synth } from "/synth.js";
@@ -23,6 +24,7 @@ const presets = new PresetPanel($("presets"), lg, controls);
 const words = new Words($("words"));
 const roll = new Roll($("roll"));
 const synth = new Synth();
+const midi = new MidiOut();
 const mic = new Mic((path, value) => controls.send(path, value));
 let voices = {};  // from /status: name -> {kind, ...}
 let schema = { params: [], commands: [] };
@@ -54,7 +56,7 @@ lg.on("param", (m) => {
   }
 });
 lg.on("text", (m) => { if (m.kind === "char") words.char(m.text); });
-lg.on("note", (m) => { roll.add(m); synth.note(m); });
+lg.on("note", (m) => { roll.add(m); synth.note(m); midi.note(m); });
 lg.on("status", (m) => {
   voices = m.voices || voices;
   roll.clock(m.clock);
@@ -127,6 +129,14 @@ $("like").onclick = like;
 $("sound").onclick = async () => {
   if (synth.on) await synth.stop(); else await synth.start().catch((e) => log(`sound: ${e.message}`));
   $("sound").setAttribute("aria-pressed", String(synth.on));
+};
+$("midi").onclick = async () => {
+  try {
+    if (midi.on) midi.stop(); else log(`MIDI out: ${await midi.start()}`);
+  } catch (e) {
+    log(`MIDI out: ${e.message}`);
+  }
+  $("midi").setAttribute("aria-pressed", String(midi.on));
 };
 $("mic").onclick = async () => {
   try {

@@ -57,6 +57,12 @@ export class Roll {
     // Octave lines (C) and the beat grid; bar lines brighter.
     ctx.fillStyle = "rgba(255,255,255,0.07)";
     for (let p = Math.ceil(this.lo / 12) * 12; p < this.hi; p += 12) ctx.fillRect(0, y(p), w, 1);
+    ctx.fillStyle = "rgba(255,255,255,0.35)";
+    ctx.font = `${Math.round(10 * dpr)}px ui-monospace, monospace`;
+    const every = y(0) - y(12) < 16 * dpr ? 24 : 12;  // labels that do not overlap
+    for (let p = Math.ceil(this.lo / every) * every; p < this.hi; p += every) {
+      ctx.fillText(`C${p / 12 - 1}`, 4 * dpr, y(p) - 2 * dpr);
+    }
     if (this.anchor) {
       const secPerBeat = 60 / this.bpm;
       const first = Math.ceil(this.anchor.beat + (now - SPAN_S * PLAYHEAD - this.anchor.time) / secPerBeat);
