@@ -43,7 +43,9 @@ def check_like(msg: dict[str, Any], voices: list[str]) -> dict[str, Any]:
     if unknown:
         raise ParamError(f"like: unknown field(s) {unknown}; expected some of {', '.join(FIELDS)}")
     out: dict[str, Any] = {}
-    voice = msg.get("voice", voices[0] if voices else None)
+    voice = msg.get("voice")
+    if voice is None:  # absent or null: the first visual voice (there may be none)
+        voice = voices[0] if voices else None
     if voice is not None and voice not in voices:
         raise ParamError(f"like: voice {voice!r} refused, expected one of {', '.join(voices) or 'none'}")
     out["voice"] = voice

@@ -148,6 +148,8 @@ async def test_call_reaches_presets_and_bookmarks_only(server: Server) -> None:
                 ({"address": "/preset/recall", "args": ["nope"]}, "unknown preset"),
                 ({"address": "/preset/recall", "args": "calm"}, "call /preset/recall: args must be a list"),
                 ({"address": "/visual/bookmark/recall", "args": [9]}, "no bookmark 9"),
+                ({"address": "/preset/morph", "args": ["calm", "wild", "half"]}, "/preset/morph"),
+                ({"address": "/preset/morph", "args": [1, 2, 3]}, "/preset/morph"),
                 ({"address": 5}, "call: '5' refused")):
             reply = await ask(ws, {"op": "call", **msg})
             assert reply["op"] == "error" and expected in reply["message"], reply

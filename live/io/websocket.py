@@ -296,7 +296,10 @@ class WebServer:
         if not isinstance(args, list) or not all(
                 isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in args):
             raise ParamError(f"call {address}: args must be a list of strings and numbers")
-        self.commands[address](args, NO_REPLY)
+        try:
+            self.commands[address](args, NO_REPLY)
+        except (TypeError, KeyError, IndexError) as e:  # arguments of a shape the command never met
+            raise ParamError(f"call {address}: args {str(args)[:80]} refused ({e})") from None
 
     def broadcast_status(self) -> None:
         self.events.publish("status", {"op": "status", **self.status()})
