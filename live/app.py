@@ -116,8 +116,8 @@ class App:
             raise StartupError(str(e)) from None
         rt = self.rt = self._build_runtime(asyncio.get_running_loop(), device)
         await self._load_voices(rt)
-        visual = [n for n, v in self.voices.items() if isinstance(v, VisualVoice)]
-        self.outputs.build(parse_outputs(self.patch, visual), rt.registry, self.voices)
+        visual = [n for n, v in self.voices.items() if v.kind in ("visual", "input")]
+        self.outputs.build(parse_outputs(self.patch, visual), rt.registry, self.voices, self.options.host)
         self.control = self._build_control(rt)
         http_port, osc_port = await self._open_sockets(rt)
         serves = await self.outputs.start()
@@ -257,7 +257,7 @@ class App:
 
     async def _load_fresh(self, rt: Runtime, plan: ReloadPlan) -> dict[str, Voice]:
         """Build and load the new and rebuilt voices (engine thread) while the old ones play."""
-        indices = {n: v.index for n, v in self.voices.items() if isinstance(v, VisualVoice)}
+        indices = {n: v.index for n, v in self.voices.items() if isinstance(v, (VisualVoice, InputVoice))}
         fresh: dict[str, Voice] = {}
         for name in plan.fresh:
             spec = plan.patch.voices[name]
@@ -344,7 +344,7 @@ class App:
         for route in old.http_routes():
             web.routes.pop(route, None)
         rt.registry.remove_under(f"/{old.name}/")
-        if isinstance(old, VisualVoice) and isinstance(successor, VisualVoice):
+        if isinstance(old, (VisualVoice, InputVoice)) and isinstance(successor, (VisualVoice, InputVoice)):
             successor.seq = old.seq  # the stream goes on: clients keep newest-wins by sequence
 
     def _patch_routes(self, osc_in: OscIn) -> None:

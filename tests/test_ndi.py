@@ -21,20 +21,12 @@ from PIL import Image
 
 from live.frames import unpack
 from tests.conftest import ROOT, Server, poll_until, start_server
+from tests.outputs_tools import visual_voice
 
 NDIlib = pytest.importorskip("NDIlib", reason="ndi-python is not installed (pip install 'livegen[ndi]')")
 NDI_ENV = {"NDI_CONFIG_DIR": str(ROOT / "deploy" / "ndi")}
 
-PATCH = """
-[voices.visual]
-kind = "visual"
-model = "random"
-resolution = 64
-fps = 30
-seed = 3
-speed = 8
-format = "rgba"
-
+PATCH = visual_voice(format="rgba") + """
 [voices.cam]
 kind = "input"
 source = "ndi:livegen visual"

@@ -195,6 +195,7 @@ class Output:
         self.state = OutputState.OFF
         self.error: str | None = None
         self.serves: str | None = None  # what it serves where, once open
+        self.host = "127.0.0.1"  # the server's --host: where an output that listens listens
         self.sent = 0
         self.offered = 0
         self.paced_out = 0  # frames skipped by the fps cap

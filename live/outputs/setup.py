@@ -106,10 +106,12 @@ class Outputs:
     def __init__(self) -> None:
         self.outputs: dict[str, Output] = {}
 
-    def build(self, settings: list[OutputSettings], registry: Registry, voices: dict[str, Any]) -> None:
+    def build(self, settings: list[OutputSettings], registry: Registry, voices: dict[str, Any],
+              host: str = "127.0.0.1") -> None:
         """Make the outputs and their parameters, and hand each to its voice."""
         for s in settings:
             output = self.outputs[s.name] = output_class(s.kind)(s)
+            output.host = host
             path = f"/outputs/{s.name}/on"
             registry.add(BoolParam(path, s.on, f"{s.kind} output of voice {s.voice}: on or off"))
             registry.watch(path, self._switcher(output))

@@ -1,23 +1,30 @@
 """The input voice: shows the newest frame of an input stream (frames in over WebSocket, or NDI in).
 
 It is a visual stream like any other (a stream number, frames on the WebSocket, outputs), paced
-by its own thread at /NAME/fps; until a frame arrives it shows mid grey.
+by its own thread at /NAME/fps, which also encodes (one frame a period, no queue to bound);
+until a frame arrives it shows mid grey.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from typing import Any
+from collections import deque
+from typing import Any, ClassVar
 
 import numpy as np
 
+from live import frames
 from live.io.frames_in import FramesIn, InputStream
-from live.outputs.base import scale
+from live.io.osc import Route
+from live.io.websocket import HttpRoute
+from live.outputs.base import Output, scale
 from live.outputs.ndi import NdiReceiver
 from live.params import ChoiceParam, FloatParam, IntParam, Registry
 from live.runtime import Runtime
-from live.voices.visual import VisualVoice
+
+log = logging.getLogger("livegen.input")
 
 WAITING_SIZE = 64  # the grey frame's side before any input, without a resolution
 
@@ -42,15 +49,18 @@ def fit(size: tuple[int, int], longest: int) -> tuple[int, int]:
     return max(2, round(w * k / 2) * 2), max(2, round(h * k / 2) * 2)
 
 
-class InputVoice(VisualVoice):
-    """A visual stream whose frames come in from outside rather than from a generator."""
+class InputVoice:
+    """A visual stream whose frames come in from outside; its own thread paces, encodes and sends."""
 
-    kind = "input"
-    model_kind = "input"
+    kind: ClassVar[str] = "input"
 
     def __init__(self, name: str, index: int, spec: dict[str, Any], rt: Runtime,
                  frames_in: FramesIn) -> None:
-        super().__init__(name, index, spec, rt)
+        self.name = name
+        self.index = index  # the stream field of the frame header, like a visual voice's
+        self.rt = rt
+        self.seq = 0
+        self.outputs: list[Output] = []  # video outputs fed with what it shows
         self.source_kind, where = parse_source(name, spec.get("source"))
         res = spec.get("resolution")
         if res is not None and (not isinstance(res, int) or isinstance(res, bool) or not 2 <= res <= 4096):
@@ -65,21 +75,31 @@ class InputVoice(VisualVoice):
             self.receiver = NdiReceiver(str(where), self.stream)
         self.source = spec.get("source") or "ws"
         self.shown = 0  # input frames shown (each counted once, however often it is repeated)
+        self._sent: deque[float] = deque(maxlen=120)
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
 
     async def load(self) -> None:
         """Nothing to load: no model."""
-        self.card = {"name": "input", "kind": "input", "trained": True}
 
     def add_params(self, registry: Registry) -> None:
+        """/NAME/fps, /NAME/quality and /NAME/format, as a visual voice has them."""
         p = f"/{self.name}"
         self.fps = registry.add(FloatParam(f"{p}/fps", 30.0, "frame rate shown", lo=1, hi=240))
         self.quality = registry.add(IntParam(f"{p}/quality", 85, "JPEG quality", lo=10, hi=100))
         self.format = registry.add(ChoiceParam(f"{p}/format", "jpeg", "frame encoding",
                                                choices=("jpeg", "rgba")))
 
+    def osc_routes(self) -> dict[str, Route]:
+        """None."""
+        return {}
+
+    def http_routes(self) -> dict[str, HttpRoute]:
+        """None."""
+        return {}
+
     def begin(self) -> None:
+        """Start showing (and, for NDI in, receiving)."""
         self._stopping.clear()
         if self.receiver is not None:
             self.receiver.start()
@@ -87,6 +107,7 @@ class InputVoice(VisualVoice):
         self._thread.start()
 
     async def stop(self) -> None:
+        """Stop showing and receiving."""
         self._stopping.set()
         if self.receiver is not None:
             self.receiver.stop()
@@ -96,29 +117,49 @@ class InputVoice(VisualVoice):
     def _run(self) -> None:
         next_due = time.monotonic()
         last_seq = -1
-        grey: np.ndarray | None = None
         while not self._stopping.is_set():
             frame = self.stream.latest
             if frame is None:
                 side = self.resolution or WAITING_SIZE
-                grey = grey if grey is not None else np.full((side, side, 3), 128, np.uint8)
-                pixels = grey
+                pixels = np.full((side, side, 3), 128, np.uint8)
             else:
                 size = (frame.pixels.shape[1], frame.pixels.shape[0])
                 pixels = scale(frame.pixels, fit(size, self.resolution) if self.resolution else None)
                 self.shown += frame.seq != last_seq
                 last_seq = frame.seq
-            self.deliver(pixels, self.rt.registry.stamp, time.time_ns() // 1000)
+            try:
+                self._show(pixels)
+            except Exception:  # one bad frame must not end the stream
+                log.exception("input voice %s: frame %d not shown", self.name, self.seq)
             period = 1.0 / self.fps.value
             next_due = max(next_due + period, time.monotonic() - period)
             self._stopping.wait(max(0.0, next_due - time.monotonic()))
 
+    def _show(self, pixels: np.ndarray) -> None:
+        """Offer one frame to the outputs, encode it here (one frame per period) and publish it."""
+        stamp, render_us = self.rt.registry.stamp, time.time_ns() // 1000
+        for output in self.outputs:
+            output.offer(pixels, self.seq, stamp, render_us)
+        fmt = frames.RGBA if self.format.value == "rgba" else frames.JPEG
+        info = frames.FrameInfo(fmt, self.index, pixels.shape[1], pixels.shape[0], self.seq, stamp,
+                                render_us)
+        self.seq += 1
+        message = frames.pack(info, frames.encode(pixels, fmt, self.quality.value))
+        self._sent.append(time.monotonic())
+        self.rt.loop.call_soon_threadsafe(self.rt.frames.publish, frames.Frame(info, message))
+
+    def measured_fps(self) -> float:
+        """Frames a second sent over the last two seconds."""
+        recent = [t for t in list(self._sent) if t > time.monotonic() - 2.0]
+        return (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 else 0.0
+
     def status(self) -> dict[str, Any]:
+        """The voice's entry in /status."""
         latest = self.stream.latest
-        out = self.model_status() | {
-            "source": self.source, "fps": round(self.measured_fps(), 2), "target_fps": self.fps.value,
-            "frames": self.seq, "received": self.stream.received, "shown": self.shown,
-            "input_size": list(latest.pixels.shape[1::-1]) if latest is not None else None,
+        out: dict[str, Any] = {
+            "kind": self.kind, "source": self.source, "fps": round(self.measured_fps(), 2),
+            "target_fps": self.fps.value, "frames": self.seq, "received": self.stream.received,
+            "shown": self.shown, "input_size": list(latest.pixels.shape[1::-1]) if latest else None,
             "input_from": latest.origin if latest is not None else None}
         if self.receiver is not None:
             out["ndi"] = self.receiver.status()

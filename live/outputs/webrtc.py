@@ -1,0 +1,225 @@
+"""WebRTC out (aiortc): a visual voice as a VP8 video track to browsers, one peer connection each.
+
+Signalling is a small WebSocket of the output's own (`ws://HOST:PORT/`): the browser sends
+{"op": "offer", "sdp"} with its ICE candidates gathered, and gets {"op": "answer", "sdp"} back;
+the peer connection lives as long as that socket. Everything runs on an event loop in a thread
+of this output, so codecs and DTLS never touch the server's loop. Each viewer gets its own
+encoder: CPU grows with viewers. For an audience, use the janus output (docs/outputs.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from live.outputs.base import OutFrame, Output, Picture, PixelFormat, scale
+
+log = logging.getLogger("livegen.outputs.webrtc")
+
+INSTALL_HINT = "aiortc is not installed (pip install 'livegen[webrtc]'; make install does)"
+VIDEO_CLOCK = 90_000  # RTP clock rate of video
+MAX_SIGNAL_BYTES = 64 * 1024
+DEFAULT_VIEWERS = 8
+STATS_EVERY_S = 1.0
+
+
+def even(n: int) -> int:
+    """n rounded down to even, at least 2 (4:2:0 video needs even sides)."""
+    return max(2, n - n % 2)
+
+
+class WebRtcOutput(Output):
+    """A visual voice as a WebRTC track for up to `viewers` browsers at once."""
+
+    kind = "webrtc"
+    formats = (PixelFormat.RGBA,)  # (the encoder takes RGB and makes its own 4:2:0)
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.port = int(self.settings.get("port", 0))
+        self.max_viewers = int(self.settings.get("viewers", DEFAULT_VIEWERS))
+        self.url: str | None = None
+        self.viewers: dict[int, dict[str, Any]] = {}  # per peer connection: state, bytes, frames
+        self.refused = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._rtc_thread: threading.Thread | None = None
+        self._tracks: set[Any] = set()
+        self._pcs: set[Any] = set()
+        self._latest: Any = None  # the newest av.VideoFrame
+        self._latest_seq = -1
+        self._t0 = time.monotonic()
+        self._server: Any = None
+        self._next_viewer = 0
+
+    @classmethod
+    def check(cls, settings: Any) -> None:
+        """Refuse a bad port or viewer count (at patch load, with the line)."""
+        port, viewers = settings.get("port", 0), settings.get("viewers", DEFAULT_VIEWERS)
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+            raise ValueError(f"port {port!r} refused, expected 0 (any free port) to 65535")
+        if not isinstance(viewers, int) or isinstance(viewers, bool) or not 1 <= viewers <= 256:
+            raise ValueError(f"viewers {viewers!r} refused, expected 1 to 256")
+
+    # -- the output's thread --------------------------------------------------------------
+    def open(self) -> str:
+        try:
+            import aiortc  # noqa: F401
+            import av  # noqa: F401
+        except ImportError:
+            raise RuntimeError(INSTALL_HINT) from None
+        loop = self._loop = asyncio.new_event_loop()
+        self._rtc_thread = threading.Thread(target=loop.run_forever, name=f"webrtc-{self.name}", daemon=True)
+        self._rtc_thread.start()
+        port = asyncio.run_coroutine_threadsafe(self._listen(), loop).result(10)
+        self.url = f"ws://{self.host}:{port}/"
+        return f"WebRTC (VP8) of voice {self.settings.voice}, signalling on {self.url}"
+
+    def prepare(self, picture: Picture) -> OutFrame:
+        w, h = picture.pixels.shape[1], picture.pixels.shape[0]
+        size = self.settings.size or (w, h)
+        pixels = scale(picture.pixels, (even(size[0]), even(size[1])))
+        return OutFrame(np.ascontiguousarray(pixels), pixels.shape[1], pixels.shape[0],
+                        PixelFormat.RGBA, picture.seq, picture.stamp, picture.render_us)
+
+    def send(self, frame: OutFrame) -> None:
+        from av import VideoFrame
+
+        video = VideoFrame.from_ndarray(frame.data, format="rgb24")
+        video.pts = int((time.monotonic() - self._t0) * VIDEO_CLOCK)
+        video.time_base = Fraction(1, VIDEO_CLOCK)
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._publish, video, frame.seq)
+
+    def close(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(5)
+        except Exception:
+            log.exception("WebRTC output %s: shutdown", self.name)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._rtc_thread is not None:
+            self._rtc_thread.join(3)
+        loop.close()
+        self._loop = None
+
+    # -- the output's event loop ----------------------------------------------------------
+    def _publish(self, video: Any, seq: int) -> None:
+        self._latest, self._latest_seq = video, seq
+        for track in self._tracks:
+            track.fresh.set()
+
+    async def _listen(self) -> int:
+        from websockets.asyncio.server import serve
+
+        self._server = await serve(self._signal, self.host, self.port, max_size=MAX_SIGNAL_BYTES,
+                                   compression=None)
+        asyncio.get_running_loop().create_task(self._stats_forever())
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _signal(self, ws: Any) -> None:
+        """One viewer: its offer in, our answer out; the peer connection ends with the socket."""
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+
+        if len(self._pcs) >= self.max_viewers:
+            self.refused += 1
+            await ws.send(json.dumps({"op": "error", "message": f"this output takes at most "
+                                      f"{self.max_viewers} viewers; try again later"}))
+            return
+        pc = RTCPeerConnection()
+        self._pcs.add(pc)
+        self._next_viewer += 1
+        viewer = self._next_viewer
+        track = VoiceTrack(self)
+        self._tracks.add(track)
+        sender = pc.addTrack(track)
+        self.viewers[viewer] = {"state": "new", "bytes": 0, "frames": 0}
+        pc.on("connectionstatechange", lambda: self.viewers.get(viewer, {}).update(
+            state=pc.connectionState))
+        try:
+            async for message in ws:
+                reply = await self._answer(pc, message, RTCSessionDescription)
+                await ws.send(json.dumps(reply))
+                self.viewers[viewer]["sender"] = sender
+        finally:
+            self._tracks.discard(track)
+            self._pcs.discard(pc)
+            self.viewers.pop(viewer, None)
+            await pc.close()
+
+    async def _answer(self, pc: Any, message: Any, description: Any) -> dict[str, Any]:
+        """The reply to one signalling message (an answer, or an error saying what was wrong)."""
+        try:
+            msg = json.loads(message) if isinstance(message, str) else None
+        except json.JSONDecodeError as e:
+            return {"op": "error", "message": f"malformed JSON: {e}"}
+        if not isinstance(msg, dict) or msg.get("op") != "offer" or not isinstance(msg.get("sdp"), str):
+            return {"op": "error", "message": 'expected {"op": "offer", "sdp": "..."} as JSON text'}
+        if pc.remoteDescription is not None:
+            return {"op": "error", "message": "one offer per connection; open another for another view"}
+        try:
+            await pc.setRemoteDescription(description(sdp=msg["sdp"], type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as e:  # aiortc refuses a bad SDP with several kinds of error
+            return {"op": "error", "message": f"offer refused: {type(e).__name__}: {e}"}
+        return {"op": "answer", "type": "answer", "sdp": pc.localDescription.sdp}
+
+    async def _stats_forever(self) -> None:
+        while True:
+            await asyncio.sleep(STATS_EVERY_S)
+            for entry in list(self.viewers.values()):
+                sender = entry.get("sender")
+                if sender is None:
+                    continue
+                try:
+                    report = await sender.getStats()
+                except Exception:
+                    continue
+                for stat in report.values():
+                    if getattr(stat, "type", "") == "outbound-rtp":
+                        entry["bytes"], entry["frames"] = stat.bytesSent, stat.packetsSent
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        await asyncio.gather(*(pc.close() for pc in list(self._pcs)), return_exceptions=True)
+
+    def status(self) -> dict[str, Any]:
+        viewers = [{k: v for k, v in e.items() if k != "sender"} for e in list(self.viewers.values())]
+        return super().status() | {"url": self.url, "viewers": viewers, "refused": self.refused,
+                                   "max_viewers": self.max_viewers}
+
+
+def _track_base() -> type:
+    try:
+        from aiortc import MediaStreamTrack
+    except ImportError:
+        return object
+    return MediaStreamTrack
+
+
+class VoiceTrack(_track_base()):  # type: ignore[misc]
+    """One viewer's video track: the newest frame each time its encoder asks (newest wins)."""
+
+    kind = "video"
+
+    def __init__(self, output: WebRtcOutput) -> None:
+        super().__init__()
+        self.output = output
+        self.fresh = asyncio.Event()
+        self._seen = -1
+
+    async def recv(self) -> Any:
+        while self.output._latest_seq == self._seen:
+            self.fresh.clear()
+            await self.fresh.wait()
+        self._seen = self.output._latest_seq
+        return self.output._latest
