@@ -322,3 +322,26 @@ def test_a_refused_like_changes_nothing(server: Server, browser: Any) -> None:
     assert server.get_json("/likes")["total"] == before
     time.sleep(0.1)
     page.close()
+
+
+def test_one_stream_of_several_is_shown_and_liked(browser: Any, tmp_path: Path) -> None:
+    patch = tmp_path / "two.toml"
+    patch.write_text(f'[server]\nstate_dir = "{tmp_path / "state"}"\n\n'
+                     + (PATCHES / "two_streams.toml").read_text())
+    srv = start_server(patch=patch)
+    try:
+        for query, stream, voice in (("/", 0, "left"), ("/?stream=1", 1, "right")):
+            page, console = open_page(browser, srv.http + query)
+            wait_stats(page, "s.drawn >= 3")
+            shown = page.evaluate("""() => new Promise((done) => {
+                const seen = new Set(); let n = 0;
+                const t = setInterval(() => { seen.add(window.livegenPage.view.info.stream);
+                    if (++n === 10) { clearInterval(t); done([...seen]); } }, 50); })""")
+            assert shown == [stream]  # never the other voice's frames
+            assert page.evaluate("window.livegenPage.lg.like({voice: "
+                                 f"'{voice}'}}).then(() => 'ok', (e) => e.message)") == "ok"
+            assert console.real() == []
+            page.close()
+        assert [like["voice"] for like in srv.get_json("/likes")["recent"]] == ["right", "left"]
+    finally:
+        assert srv.stop() == 0

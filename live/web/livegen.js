@@ -2,6 +2,7 @@
 //
 //   import { connect } from "/livegen.js";
 //   const lg = connect();                          // ws://<this host>/ws, reconnects forever
+//   const lg = connect(url, { streams: [1] });     // only the second visual voice's frames
 //   lg.on("frame", (image, info) => ctx.drawImage(image, 0, 0));   // newest frame only
 //   lg.set("/visual/speed", 2).then((stamp) => ...).catch((err) => ...);
 //
@@ -45,6 +46,7 @@ class Livegen {
   constructor(url, options) {
     this.url = url;
     this.topics = options.topics || null;  // null: the server's default (everything)
+    this.streams = options.streams || null;  // visual streams to decode (null: all)
     this.maxBackoffMs = options.maxBackoffMs ?? 10000;
     this.state = "connecting";
     this.handlers = new Map();
@@ -119,9 +121,9 @@ class Livegen {
   }
 
   onFrame(buffer) {
-    this.received++;
     const info = parseFrame(buffer);
-    if (!info) return;
+    if (!info || (this.streams && !this.streams.includes(info.stream))) return;  // not ours: never decoded
+    this.received++;
     info.receivedAt = performance.now();
     this.latest.set(info.stream, { buffer, info });
     this.emit("received", info);

@@ -16,7 +16,8 @@ const query = new URLSearchParams(location.search);
 const kiosk = query.has("kiosk");
 const audiencePrompt = kiosk && query.has("prompt");
 
-const lg = connect();
+const stream = Number(query.get("stream")) || 0;  // which visual voice, in patch order
+const lg = connect(undefined, { streams: [stream] });
 const view = new View($("view"));
 const meter = new Meter();
 const controls = new Controls($("controls"), lg, meter);
@@ -113,7 +114,7 @@ setInterval(() => {
 // -- likes ------------------------------------------------------------------------------
 function like() {
   const info = view.info;
-  const visual = Object.entries(voices).find(([, v]) => v.kind === "visual");
+  const visual = Object.entries(voices).filter(([, v]) => v.kind === "visual")[stream];
   const fields = info ? { seq: info.seq, stamp: info.stamp } : {};
   if (visual) fields.voice = visual[0];
   lg.like(fields).then(() => {
