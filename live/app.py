@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from live.analysis.hub import AnalysisHub
 from live.clock import Clock
 from live.control.audio import add_audio_params
 from live.control.service import Control, latent_reader, state_dir
@@ -35,6 +36,7 @@ from live.reload import PatchWatcher, ReloadPlan, apply_values, plan_reload
 from live.runtime import Runtime
 from live.scheduler import Scheduler
 from live.status import BeatPulse, ErrorForwarder, StatusFeed
+from live.voices.draw import DrawVoice
 from live.voices.input import InputVoice
 from live.voices.kit import Voice
 from live.voices.music import MusicVoice
@@ -79,6 +81,8 @@ def make_voice(name: str, spec: dict[str, Any], rt: Runtime, visual_index: int,
             return MusicVoice(name, spec, rt)
         if kind == "text":
             return TextVoice(name, spec, rt)
+        if kind == "draw":  # pen strokes from a sketch-RNN (live/voices/draw.py)
+            return DrawVoice(name, spec, rt)
     except ValueError as e:
         raise PatchError(str(e)) from None
     raise PatchError(f"voice {name!r}: kind {kind!r} is not available in this build")
@@ -183,6 +187,7 @@ class App:
             scheduler=Scheduler(clock, spin_s=0.0005, switch_interval_s=0.001),
             note_sender=note_sender, link=link, recorder=recorder,
             status=StatusFeed(loop, events.publish), seed=self.options.seed)
+        rt.analysis = AnalysisHub(registry, loop, events, rt.osc_out, recorder)
         if rt.recorder is not None:
             registry.listen(rt.recorder.control)
             clock.on_tempo(rt.recorder.tempo)
@@ -286,6 +291,7 @@ class App:
         trial = rt.registry.trial()
         for name in plan.removed + plan.replaced:
             trial.remove_under(f"/{name}/")
+            trial.remove_under(f"/analysis/{name}/")
         for voice in fresh.values():
             voice.add_params(trial)  # add_params again on the real registry rebinds them
         apply_values(plan.patch, trial, plan.values)
@@ -323,6 +329,7 @@ class App:
         self.patch = plan.patch
         self.control = self._build_control(rt)
         self.control.attach(osc_in)
+        self._feed_analysis(rt, self.control)
         self._patch_routes(osc_in)
         if old_control is not None:  # modulation that the new patch does not have ends
             for path in set(old_control.modulators.targets) - set(self.control.modulators.targets):
@@ -334,6 +341,13 @@ class App:
         if self.oscquery is not None:
             self.oscquery.refresh()
 
+    @staticmethod
+    def _feed_analysis(rt: Runtime, control: Control) -> None:
+        """Analysis values reach mappings and envelopes as if they came in over OSC."""
+        if rt.analysis is not None:
+            rt.analysis.control = lambda address, args: (control.mapper.osc(address, args),
+                                                         control.modulators.osc(address, args))
+
     async def _retire(self, old: Voice, successor: Voice | None) -> None:
         """Stop a voice that is gone or rebuilt; its routes and parameters go with it."""
         rt, osc_in, web = self.rt, self.osc_in, self.web
@@ -344,6 +358,8 @@ class App:
         for route in old.http_routes():
             web.routes.pop(route, None)
         rt.registry.remove_under(f"/{old.name}/")
+        if rt.analysis is not None:
+            rt.analysis.forget(old.name)
         if isinstance(old, (VisualVoice, InputVoice)) and isinstance(successor, (VisualVoice, InputVoice)):
             successor.seq = old.seq  # the stream goes on: clients keep newest-wins by sequence
 
@@ -394,6 +410,9 @@ class App:
                 web.route(path, route)
         if self.control is not None:
             self.control.attach(osc_in)
+            self._feed_analysis(rt, self.control)
+        if rt.analysis is not None:
+            web.route("/analysis", rt.analysis.answer)
         self._patch_routes(osc_in)
         if rt.status is not None:
             rt.status.reply = osc_in.reply

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-TOPICS = ("frames", "notes", "text", "status", "param")
+TOPICS = ("frames", "notes", "text", "status", "param", "draw", "analysis")
 
 EventSubscriber = Callable[[str, str], None]
 

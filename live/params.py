@@ -40,6 +40,7 @@ class Param:
     changed_at: float = 0.0
     base: Any = None
     mod: float = 0.0  # the modulators' sum, added to base (numeric parameters only)
+    readonly: bool = False  # a measurement (analysis): shown, never set from outside
 
     def __post_init__(self) -> None:
         self.default = self.validate(self.default)
@@ -57,8 +58,11 @@ class Param:
         return ParamError(f"{self.path}: {_show(value)} refused, expected {expected}")
 
     def schema(self) -> dict[str, Any]:
-        return {"path": self.path, "type": self.type, "default": self.default,
-                "value": self.value, "base": self.base, "doc": self.doc}
+        out = {"path": self.path, "type": self.type, "default": self.default,
+               "value": self.value, "base": self.base, "doc": self.doc}
+        if self.readonly:
+            out["readonly"] = True
+        return out
 
 
 def _one(value: Any) -> Any:
@@ -276,6 +280,8 @@ class Registry:
     def set(self, path: Any, value: Any, source: str = "api") -> int:
         """Validate and apply a change; return its stamp. Raises ParamError and changes nothing."""
         param = self.lookup(path)
+        if param.readonly:
+            raise ParamError(f"{param.path} is read-only: a measurement the server makes")
         checked = param.validate(value)
         now = time.monotonic()
         with self._lock:  # transports and voices set from several threads
@@ -286,6 +292,13 @@ class Registry:
             param.stamp = stamp = self.stamp
         self._notify(Change(param.path, current, stamp, source, time.time()))
         return stamp
+
+    def show(self, path: str, value: Any) -> None:
+        """Put a measurement into a read-only parameter: no stamp, no listeners (it changes
+        every frame; GET /analysis and the analysis topic carry it)."""
+        param = self.params.get(path)
+        if param is not None:
+            param.value = param.base = value
 
     def modulate(self, path: Any, mod: float, source: str = "mod") -> int | None:
         """Set a numeric parameter's modulation offset; the value becomes base + mod, clamped.

@@ -6,6 +6,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from live.analysis.hub import AnalysisHub
 from live.clock import Clock
 from live.engine import Engine
 from live.events import EventBus
@@ -36,4 +37,5 @@ class Runtime:
     link: LinkSync
     recorder: Recorder | None = None
     status: StatusFeed | None = None  # beats, loop turns, models, errors to status subscribers
+    analysis: AnalysisHub | None = None  # features of frames, music and text, out to everything
     seed: int = 0

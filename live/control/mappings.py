@@ -248,7 +248,10 @@ def parse_mapping(table: Any, registry: Registry) -> Mapping:
     target = table.get("target")
     if not isinstance(target, str) or target not in registry:
         raise ControlError(f"key 'target': unknown parameter {target!r}; GET /schema lists them")
-    if source.kind == "osc" and source.address in registry:
+    if registry[target].readonly:
+        raise ControlError(f"key 'target': {target} is read-only (a measurement); map it as a source")
+    # A measurement (read-only, /analysis/...) is a source; any other parameter is its own address.
+    if source.kind == "osc" and source.address in registry and not registry[source.address].readonly:
         raise ControlError(f"key 'osc': {source.address} is a parameter itself, already an OSC address")
     m = Mapping(source, target, _pair(table["in"], "in") if "in" in table else DEFAULT_IN[source.kind])
     _parse_shape(m, table)

@@ -41,7 +41,7 @@ MAX_LISTENS = 1024  # paths one connection may LISTEN to at once
 MAX_COMMAND_BYTES = 64 * 1024  # a WebSocket message larger than this closes that connection (1009)
 MAX_NOTICES = 256  # JSON notices (PATH_ADDED, errors) waiting for one slow client; oldest go first
 NAMESPACE_POLL_S = 1.0  # how often the namespace is compared for PATH_ADDED / PATH_REMOVED
-ACCESS_NONE, ACCESS_WRITE, ACCESS_READ_WRITE = 0, 2, 3
+ACCESS_NONE, ACCESS_READ, ACCESS_WRITE, ACCESS_READ_WRITE = 0, 1, 2, 3
 # The OSC addresses that are not parameters (commands): their type tags and what they do. `*`
 # stands for a voice's name. A command's TYPE is what it takes; "" takes nothing.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -131,7 +131,8 @@ def method_node(param: Param) -> dict[str, Any]:
     schema = param.schema()
     args = osc_args(param, param.value)
     tags = type_tags(args)
-    node: dict[str, Any] = {"FULL_PATH": param.path, "ACCESS": ACCESS_READ_WRITE,
+    node: dict[str, Any] = {"FULL_PATH": param.path,
+                            "ACCESS": ACCESS_READ if param.readonly else ACCESS_READ_WRITE,
                             "TYPE": tags, "VALUE": args}
     rng = value_range(schema, tags)
     if rng is not None:

@@ -15,10 +15,13 @@ import math
 import time
 from collections import deque
 from dataclasses import asdict
+from fractions import Fraction
 from typing import Any
 
 import torch
 
+from live.analysis import music as music_analysis
+from live.analysis.hub import add_params as add_analysis_params
 from live.io.midi import MidiError, MidiOut, open_input
 from live.io.osc import Route
 from live.params import (
@@ -67,6 +70,9 @@ class MusicVoice(ModelVoice):
         self.midi = MidiOut()
         self.midi_in: Any = None  # a mido input port
         self.notes = NoteDelivery(name, rt, self.midi)
+        self.analyser = music_analysis.MusicAnalyser()
+        self.notes.heard = lambda h: self.analyser.note(float(h.start), float(h.end), h.note.pitch,
+                                                        h.vel)
         self.listener = PhraseListener()
         self.gen: MusicGen | None = None
         self._ops: deque[tuple[str, Restart]] = deque()  # restarts and releases for the next job
@@ -135,6 +141,7 @@ class MusicVoice(ModelVoice):
         self.midi_port = add(MidiPortParam(f"{p}/midi_port", self.midi.spec or "",
                                            "MIDI out: 'virtual', 'virtual:NAME', a port name, "
                                            "or '' for none", opener=self._open_midi))
+        add_analysis_params(registry, self.name, music_analysis.RANGES, strings=("key",))
         registry.watch(self.style.path, lambda c: self._restart_soon(None))
         registry.watch(self.prime.path, lambda c: self._restart_soon(
             (None, melody(c.value, 0.5, self.gen.spb if self.gen else 12))))
@@ -165,9 +172,21 @@ class MusicVoice(ModelVoice):
         self.gen = MusicGen(model, self.name, self.rt.seed)
         self.start_ticker()
         self._set_active(self.play.value and not self.respond.value)
+        self._measure_at(max(1, int(self.clock.beat_at()) + 1))
+
+    def _measure_at(self, beat: int) -> None:
+        """Measure what sounded in each beat, on the beat (scheduler thread)."""
+        def measure(due: float) -> None:
+            hub = self.rt.analysis
+            if hub is not None:
+                hub.publish_threadsafe(self.name, "music", self.analyser.measure(float(beat)))
+            self._measure_at(beat + 1)
+
+        self.rt.scheduler.at_beat(Fraction(beat), f"{self.name}:analysis", measure, prio=2)
 
     async def stop(self) -> None:
         self.stop_ticker()
+        self.rt.scheduler.cancel(f"{self.name}:analysis")
         self._active = False
         self.notes.flush()
         for _ in range(50):  # the sender confirms the note-offs it sent: MIDI follows

@@ -7,6 +7,7 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -46,6 +47,7 @@ class NoteDelivery:
         self._sent: deque[float] = deque(maxlen=2000)
         self.notes_sent = 0
         rt.note_sender.on_sent(voice, self._on_sent)
+        self.heard: Callable[[Handed], None] | None = None  # each note as it starts (analysis)
 
     def flush(self, then: list[bytes] | None = None) -> None:
         """Drop every queued delivery and end every sounding note now (never a hanging note)."""
@@ -109,6 +111,8 @@ class NoteDelivery:
 
     def _started(self, h: Handed) -> None:
         self.midi.note_on(h.ch, h.note.pitch, h.vel)
+        if self.heard is not None:
+            self.heard(h)
         t0, t1 = self.clock.seconds_at(h.start), self.clock.seconds_at(h.end)
         self._sent.append(time.monotonic())
         self.notes_sent += 1

@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from live.analysis import text as text_analysis
+from live.analysis.hub import add_params as add_analysis_params
 from live.io.osc import Route
 from live.params import BoolParam, FloatParam, Param, Registry, StringParam
 from live.runtime import Runtime
@@ -104,6 +106,7 @@ class TextVoice(ModelVoice):
 
     def __init__(self, name: str, spec: dict[str, Any], rt: Runtime) -> None:
         super().__init__(name, spec, rt)
+        self.analyser = text_analysis.TextAnalyser()
         self.scheduler = rt.scheduler
         self.gen: TextGen | None = None
         self._buffer: deque[tuple[int, str]] = deque()  # (restart number, character)
@@ -127,6 +130,7 @@ class TextVoice(ModelVoice):
 
     def add_params(self, registry: Registry) -> None:
         p, add = f"/{self.name}", registry.add
+        add_analysis_params(registry, self.name, text_analysis.RANGES, strings=("last_word",))
         self.temperature = add(TemperatureParam(
             f"{p}/temperature", 0.8, "sampling temperature, or a list cycled per character",
             lo=0.05, hi=2.5))
@@ -231,6 +235,8 @@ class TextVoice(ModelVoice):
 
     def _send(self, kind: str, text: str, restart: int) -> None:
         self.rt.osc_out.send(f"/{self.name}/{kind}", text)
+        if kind == "line" and self.rt.analysis is not None:
+            self.rt.analysis.publish_threadsafe(self.name, "text", self.analyser.line(text))
         self.rt.events.publish_threadsafe("text", {"op": "text", "voice": self.name,
                                                    "kind": kind, "text": text})
         if kind == "char":

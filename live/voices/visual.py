@@ -7,16 +7,20 @@ import logging
 import math
 import threading
 import time
+import weakref
 from collections import deque
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from live import frames
+from live.analysis import frame as frame_analysis
+from live.analysis.hub import add_params as add_analysis_params
 from live.engine import latent_size
 from live.outputs.base import Output
 from live.params import (
+    BoolParam,
     ChoiceParam,
     FloatParam,
     IntParam,
@@ -35,6 +39,26 @@ from models.weights import WeightsError
 log = logging.getLogger("livegen.visual")
 
 ENCODERS_PER_VOICE = 2  # encode jobs of one voice in the pool at once
+
+
+class Overlay(Protocol):
+    """Drawn over a visual voice's frames before they are encoded and offered to outputs."""
+
+    def covers(self, voice: str) -> bool:
+        """Whether it draws on the frames of the visual voice named `voice`."""
+
+    def draw(self, pixels: np.ndarray) -> np.ndarray:
+        """The (H, W, 3) uint8 frame with the overlay on it (engine thread)."""
+
+
+# Overlays by the name of the voice that draws them (the draw voice adds itself in begin()),
+# one table per engine: keyed here so the hook needs no field in the shared Runtime.
+_OVERLAYS: weakref.WeakKeyDictionary[Any, dict[str, Overlay]] = weakref.WeakKeyDictionary()
+
+
+def overlays(rt: Runtime) -> dict[str, Overlay]:
+    """The overlays of a runtime's voices, by the name of the voice drawing each."""
+    return _OVERLAYS.setdefault(rt.engine, {})
 
 
 def untrained_generator(spec: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -74,6 +98,10 @@ class VisualVoice(ModelVoice):
         self.switches = 0
         self.switch_error: str | None = None
         self.upscaler = FrameUpscaler(None)  # the learned one loads with the generator
+        self.analyser = frame_analysis.FrameAnalyser()
+        self._analysis_lock = threading.Lock()  # two encoders may finish at once
+        self._analysed_seq = -1
+        self.analysis_s = 0.0  # encode-pool time spent measuring frames
 
     def add_params(self, registry: Registry) -> None:
         """Register this voice's parameters; after load(), which tells nz."""
@@ -102,6 +130,9 @@ class VisualVoice(ModelVoice):
         self.upscale = add(ChoiceParam(
             f"{p}/upscale", "off", "frames twice as large: bicubic, or the learned upscaler "
             "(models/upscale.py) where one is loaded", choices=self.upscaler.modes()))
+        self.analysis = add(BoolParam(f"{p}/analysis", True, f"measure every frame: "
+                                      f"/analysis/{self.name}/... (brightness, palette, motion...)"))
+        add_analysis_params(registry, self.name, frame_analysis.RANGES)
         registry.watch(self.model_param.path, lambda c: self.rt.loop.call_soon_threadsafe(
             self._switch_soon, c.value))
         registry.watch(self.seed.path, lambda c: self._request_jump(c.value, None))
@@ -220,8 +251,20 @@ class VisualVoice(ModelVoice):
         self.last_latent = (z.astype(np.float32), stamp)
         return self.last_latent
 
+    def _overlays(self) -> list[Overlay]:
+        return [o for o in list(overlays(self.rt).values()) if o.covers(self.name)]
+
+    def _overlay(self, pixels: np.ndarray) -> np.ndarray:
+        """Every overlay that covers this voice drawn on the frame; a failing one is skipped."""
+        for o in self._overlays():
+            try:
+                pixels = o.draw(pixels)
+            except Exception:
+                log.exception("overlay on %s failed", self.name)
+        return pixels
+
     def deliver(self, pixels: np.ndarray, stamp: int, render_us: int) -> None:
-        pixels = self._blend(self.upscaler.apply(pixels, self.upscale.value))
+        pixels = self._overlay(self._blend(self.upscaler.apply(pixels, self.upscale.value)))
         fmt = frames.RGBA if self.format.value == "rgba" else frames.JPEG
         info = frames.FrameInfo(fmt, self.index, pixels.shape[1], pixels.shape[0], self.seq,
                                 stamp, render_us)
@@ -243,8 +286,10 @@ class VisualVoice(ModelVoice):
         """The JPEG quality wanted, or None for raw frames (the engine may encode on the GPU)."""
         if any(o.wants_frames() for o in self.outputs):
             return None  # outputs take raw pixels; the GPU path would hand over JPEG only
-        if self.fade is not None or self.upscale.value != "off":
-            return None  # pixels: to blend with the outgoing generator's, or to upscale
+        if self._overlays():
+            return None  # pixels: to draw on
+        if self.fade is not None or self.upscale.value != "off" or self.analysis.value:
+            return None  # pixels: to blend, to upscale or to measure
         return self.quality.value if self.format.value == "jpeg" else None
 
     def deliver_jpeg(self, payload: bytes, size: tuple[int, int], stamp: int, render_us: int) -> None:
@@ -265,12 +310,28 @@ class VisualVoice(ModelVoice):
             self._encode(*job)
 
     def _encode(self, pixels: np.ndarray, info: frames.FrameInfo, quality: int) -> None:
+        self._analyse(pixels, info.seq)
         try:
             frame = frames.Frame(info, frames.pack(info, frames.encode(pixels, info.format, quality)))
         except Exception:
             log.exception("encoding frame %d of %s failed", info.seq, self.name)
             return
         self._publish(frame)
+
+    def _analyse(self, pixels: np.ndarray, seq: int) -> None:
+        """Measure a frame on the encode pool and publish it (an older frame than the last
+        measured one is skipped: motion compares a frame with the one before)."""
+        hub = self.rt.analysis
+        if hub is None or not self.analysis.value:
+            return
+        with self._analysis_lock:
+            if seq <= self._analysed_seq:
+                return
+            self._analysed_seq = seq
+            t0 = time.perf_counter()
+            features = self.analyser(pixels)
+            self.analysis_s += time.perf_counter() - t0
+        hub.publish_threadsafe(self.name, "visual", features)
 
     def _publish(self, frame: frames.Frame) -> None:
         self._delivered.append(time.monotonic())
@@ -295,5 +356,7 @@ class VisualVoice(ModelVoice):
             "batch": self.rt.engine.batch.get(self.engine_key),
             "switches": self.switches, "switch_error": self.switch_error,
             "crossfading": self.fade is not None,
+            "analysis_ms": round(1000 * self.analysis_s / self.analyser.frames, 3)
+            if self.analyser.frames else None,
         }
 

@@ -1,0 +1,1 @@
+"""Analysis: what the frames, the music and the text are like, measured live."""
