@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 APT_GET ?= apt-get
 
-.PHONY: run test bench lint typecheck install deps train evaluate sample clean
+.PHONY: run test bench lint typecheck install deps train evaluate sample clean janus
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The Debian programs the tests talk to: Pure Data, liblo's OSC tools, FluidSynth with a
-# General MIDI font, Chromium for the web client. Installs only what is missing (apt-get,
+# General MIDI font, Chromium for the web client, Janus (with janus.js and webrtc-adapter) for
+# the audience fan-out. Installs only what is missing (apt-get,
 # as root or through sudo); without them those tests are skipped, each saying why.
 deps:
 	@need=""; \
@@ -29,7 +30,10 @@ deps:
 	command -v fluidsynth >/dev/null || need="$$need fluidsynth"; \
 	[ -e /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need="$$need fluid-soundfont-gm"; \
 	command -v chromium >/dev/null || need="$$need chromium"; \
-	if [ -z "$$need" ]; then echo "deps: all there (pd, oscsend, fluidsynth and FluidR3_GM.sf2, chromium)"; exit 0; fi; \
+	command -v janus >/dev/null || need="$$need janus"; \
+	[ -e /usr/share/javascript/janus-gateway/janus.js ] || need="$$need libjs-janus-gateway"; \
+	[ -e /usr/share/javascript/webrtc-adapter ] || need="$$need libjs-webrtc-adapter"; \
+	if [ -z "$$need" ]; then echo "deps: all there (pd, oscsend, fluidsynth and FluidR3_GM.sf2, chromium, janus)"; exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then sudo=""; \
 	elif command -v sudo >/dev/null; then sudo="sudo"; echo "deps: not root: using sudo"; \
 	else echo "deps: missing:$$need; installing them needs root or sudo (as root: $(APT_GET) update && $(APT_GET) install$$need)" >&2; exit 1; fi; \
@@ -59,6 +63,10 @@ sample: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench $(ARGS)
+
+# Janus with deploy/janus's config, for the janus output (docs/outputs.md); Ctrl-C stops it.
+janus:
+	deploy/janus/run.sh $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -35,6 +35,16 @@ def why_not() -> str | None:
     return None
 
 
+def checked(module: str, *args: str) -> dict[str, Any]:
+    """run_in_netns, or skip the test saying why a namespace cannot be made here."""
+    import pytest
+
+    reason = why_not()
+    if reason:
+        pytest.skip(reason)
+    return run_in_netns(module, *args)
+
+
 def setup() -> None:
     """Inside the namespace: lo up, veth lg0/lg1 up with an address each."""
     for cmd in (["ip", "link", "set", "lo", "up"],

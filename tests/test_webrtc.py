@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.netns import run_in_netns, why_not
+from tests.netns import checked
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -26,10 +26,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def watched() -> dict:
-    reason = why_not()
-    if reason:
-        pytest.skip(reason)
-    return run_in_netns("tests.webrtc_check", "3")
+    return checked("tests.webrtc_check", "3")
 
 
 def test_chromium_plays_the_webrtc_track_at_the_server_rate(watched: dict) -> None:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import start_server
+from tests.conftest import Server, start_server
 from tests.outputs_tools import visual_voice
 
 PATCH = visual_voice() + """
@@ -63,6 +63,14 @@ def watch(url: str, seconds: float, control: bool) -> dict[str, Any]:
     return out
 
 
+def watch_server(server: Server, query: str, output: str, seconds: float) -> dict[str, Any]:
+    """watch() /webrtc.html?QUERY with control; the server's fps and the output's status beside."""
+    result = watch(f"{server.http}/webrtc.html?{query}", seconds, control=True)
+    status = server.get_json("/status")
+    return result | {"server_fps": status["voices"]["visual"]["fps"], "output": status["outputs"][output],
+                     "ready_outputs": server.ready["outputs"]}
+
+
 def main(args: list[str]) -> None:
     seconds = float(args[0]) if args else 3.0
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,11 +78,7 @@ def main(args: list[str]) -> None:
         patch.write_text(PATCH)
         server = start_server(patch=patch)
         try:
-            result = watch(f"{server.http}/webrtc.html?voice=visual", seconds, control=True)
-            status = server.get_json("/status")
-            result["server_fps"] = status["voices"]["visual"]["fps"]
-            result["output"] = status["outputs"]["web"]
-            result["ready_outputs"] = server.ready["outputs"]
+            result = watch_server(server, "voice=visual", "web", seconds)
         finally:
             server.stop()
     print(json.dumps(result), flush=True)

@@ -111,6 +111,19 @@ def scale(pixels: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels, "RGB").resize(size, resample))
 
 
+def even(n: int) -> int:
+    """n rounded down to even, at least 2 (4:2:0 video needs even sides)."""
+    return max(2, n - n % 2)
+
+
+def video_frame(picture: Picture, size: tuple[int, int] | None) -> OutFrame:
+    """A picture scaled (to even sides) and kept RGB, for video encoders that make their own 4:2:0."""
+    w, h = size or (picture.pixels.shape[1], picture.pixels.shape[0])
+    pixels = np.ascontiguousarray(scale(picture.pixels, (even(w), even(h))))
+    return OutFrame(pixels, pixels.shape[1], pixels.shape[0], PixelFormat.RGBA, picture.seq,
+                    picture.stamp, picture.render_us)
+
+
 def gl_rows(data: np.ndarray) -> np.ndarray:
     """Rows bottom first, as glTexImage2D takes them (its first row is the texture's bottom)."""
     return np.ascontiguousarray(data[::-1])
@@ -181,6 +194,14 @@ class OutputSettings:
     def get(self, key: str, default: Any = None) -> Any:
         """A kind-specific setting."""
         return dict(self.extra).get(key, default)
+
+
+def int_setting(settings: OutputSettings, key: str, default: int, lo: int, hi: int, what: str) -> int:
+    """A kind-specific int setting in [lo, hi]; ValueError naming it and what it means."""
+    value = settings.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise ValueError(f"{key} {value!r} refused, expected {what} from {lo} to {hi}")
+    return value
 
 
 class Output:

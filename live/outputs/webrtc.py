@@ -17,9 +17,7 @@ import time
 from fractions import Fraction
 from typing import Any
 
-import numpy as np
-
-from live.outputs.base import OutFrame, Output, Picture, PixelFormat, scale
+from live.outputs.base import OutFrame, Output, Picture, PixelFormat, int_setting, video_frame
 
 log = logging.getLogger("livegen.outputs.webrtc")
 
@@ -28,11 +26,6 @@ VIDEO_CLOCK = 90_000  # RTP clock rate of video
 MAX_SIGNAL_BYTES = 64 * 1024
 DEFAULT_VIEWERS = 8
 STATS_EVERY_S = 1.0
-
-
-def even(n: int) -> int:
-    """n rounded down to even, at least 2 (4:2:0 video needs even sides)."""
-    return max(2, n - n % 2)
 
 
 class WebRtcOutput(Output):
@@ -61,11 +54,8 @@ class WebRtcOutput(Output):
     @classmethod
     def check(cls, settings: Any) -> None:
         """Refuse a bad port or viewer count (at patch load, with the line)."""
-        port, viewers = settings.get("port", 0), settings.get("viewers", DEFAULT_VIEWERS)
-        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-            raise ValueError(f"port {port!r} refused, expected 0 (any free port) to 65535")
-        if not isinstance(viewers, int) or isinstance(viewers, bool) or not 1 <= viewers <= 256:
-            raise ValueError(f"viewers {viewers!r} refused, expected 1 to 256")
+        int_setting(settings, "port", 0, 0, 65535, "a TCP port (0: any free one)")
+        int_setting(settings, "viewers", DEFAULT_VIEWERS, 1, 256, "viewers at once")
 
     # -- the output's thread --------------------------------------------------------------
     def open(self) -> str:
@@ -82,11 +72,7 @@ class WebRtcOutput(Output):
         return f"WebRTC (VP8) of voice {self.settings.voice}, signalling on {self.url}"
 
     def prepare(self, picture: Picture) -> OutFrame:
-        w, h = picture.pixels.shape[1], picture.pixels.shape[0]
-        size = self.settings.size or (w, h)
-        pixels = scale(picture.pixels, (even(size[0]), even(size[1])))
-        return OutFrame(np.ascontiguousarray(pixels), pixels.shape[1], pixels.shape[0],
-                        PixelFormat.RGBA, picture.seq, picture.stamp, picture.render_us)
+        return video_frame(picture, self.settings.size)
 
     def send(self, frame: OutFrame) -> None:
         from av import VideoFrame
