@@ -7,6 +7,7 @@ import { Mic } from "/mic.js";
 import { MidiOut } from "/midi.js";
 import { PresetPanel } from "/presets.js";
 import { Roll } from "/roll.js";
+import { offered, RtcStream } from "/rtc.js";
 import { Synth } from "/synth.js";
 import { Meter, View } from "/view.js";
 import { Words } from "/words.js";
@@ -30,6 +31,8 @@ const mic = new Mic((path, value) => controls.send(path, value));
 let voices = {};  // from /status: name -> {kind, ...}
 let schema = { params: [], commands: [] };
 let likes = 0;
+let rtc = null, via = "websocket", rtcRetryAt = 0;
+const TOPICS = ["frames", "notes", "text", "status", "param"];
 const samples = [];  // ?bench: one entry per frame drawn, for bench/page_fps.py
 const stallS = Number(query.get("stall")) || undefined;  // seconds without frames before a reload
 const kioskState = kiosk ? startKiosk(view, stallS && stallS * 1000) : null;
@@ -60,6 +63,7 @@ lg.on("text", (m) => { if (m.kind === "char") words.char(m.text); });
 lg.on("note", (m) => { roll.add(m); synth.note(m); midi.note(m); });
 lg.on("status", (m) => {
   voices = m.voices || voices;
+  maybeRtc(m);
   roll.clock(m.clock);
   presets.setNames(m.control?.presets || []);
   if (m.clock) $("bar").textContent = `bar ${m.clock.bar}`;
@@ -77,12 +81,37 @@ async function load() {
     presets.build(schema);
     presets.setNames(status.control?.presets || []);
     roll.clock(status.clock);
+    maybeRtc(status);
     const prime = schema.params.find((p) => p.type === "string" && p.path.endsWith("/prime"));
     $("prompt").classList.toggle("hidden", !prime || (kiosk && !audiencePrompt));
     $("prompt").dataset.path = prime ? prime.path : "";
   } catch (e) {
     log(`could not read the server's schema: ${e.message}`);
   }
+}
+
+const shownVoice = () => Object.entries(voices).filter(([, v]) => v.kind === "visual")[stream]?.[0];
+
+// WebRTC when a webrtc output serves the shown voice (?rtc=0: never); frames over the WebSocket
+// until it plays, and again if it fails (then another try in 15 s).
+function maybeRtc(status) {
+  if (rtc || query.get("rtc") === "0" || performance.now() < rtcRetryAt) return;
+  const url = offered(status, shownVoice());
+  if (!url || typeof RTCPeerConnection === "undefined") return;
+  rtc = new RtcStream(url, (video, meta) => view.show(video, {
+    stream, width: meta.width, height: meta.height, seq: -1, stamp: 0, receivedAt: performance.now() }),
+  (state) => {
+    if (state === "connected") {
+      via = "webrtc";
+      lg.subscribe(TOPICS.filter((t) => t !== "frames")).catch(() => {});
+    } else if (state === "failed") {
+      rtc = null;
+      rtcRetryAt = performance.now() + 15000;
+      if (via === "webrtc") lg.subscribe(TOPICS).catch(() => {});
+      via = "websocket";
+    }
+  });
+  rtc.start().catch((e) => { log(`WebRTC: ${e.message}`); rtc?.fail(); });
 }
 
 function log(text) {
@@ -107,16 +136,15 @@ function beat(inBar, bar) {
 
 setInterval(() => {
   $("fps").textContent = `${meter.rates.received} in · ${meter.rates.drawn} drawn fps`;
-  $("latency").textContent = meter.latencyMs === null ? "ctl→frame –"
-    : `ctl→frame ${Math.round(meter.latencyMs)} ms`;
+  $("latency").textContent = via === "webrtc" ? "via WebRTC"  // no stamps on a video track
+    : meter.latencyMs === null ? "ctl→frame –" : `ctl→frame ${Math.round(meter.latencyMs)} ms`;
 }, 500);
 
 // -- likes ------------------------------------------------------------------------------
 function like() {
   const info = view.info;
-  const visual = Object.entries(voices).filter(([, v]) => v.kind === "visual")[stream];
-  const fields = info ? { seq: info.seq, stamp: info.stamp } : {};
-  if (visual) fields.voice = visual[0];
+  const fields = info && info.seq >= 0 ? { seq: info.seq, stamp: info.stamp } : {};
+  if (shownVoice()) fields.voice = shownVoice();
   lg.like(fields).then(() => {
     likes++;
     const heart = $("heart");
@@ -202,5 +230,5 @@ window.livegenPage = {
   lg, view, meter, controls, words, roll, mic, samples,
   stats: () => ({ state: lg.state, connects: lg.connects, received: lg.received, drawn: view.drawn,
     seq: view.info ? view.info.seq : -1, chars: words.chars, notes: roll.received, likes,
-    latencyMs: meter.latencyMs, kiosk, wakeLock: kioskState ? kioskState.wakeLock : null }),
+    latencyMs: meter.latencyMs, via, kiosk, wakeLock: kioskState ? kioskState.wakeLock : null }),
 };

@@ -46,8 +46,9 @@ export class View {
 
   draw() {
     const { canvas, ctx, image } = this;
-    const scale = Math.min(canvas.width / image.width, canvas.height / image.height);
-    const w = image.width * scale, h = image.height * scale;
+    const iw = image.videoWidth || image.width, ih = image.videoHeight || image.height;  // a <video> too
+    const scale = Math.min(canvas.width / iw, canvas.height / ih);
+    const w = iw * scale, h = ih * scale;
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, canvas.width, canvas.height);
     ctx.imageSmoothingEnabled = true;
