@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import Server
-from tests.webtools import launch, needs_chromium, open_page
+from tests.livetools import send
+from tests.webtools import launch, needs_chromium, open_page, poll
 
 pytestmark = needs_chromium
 
@@ -59,11 +60,19 @@ def audio_values(server: Server) -> dict[str, float]:
     return {p["path"].split("/")[-1]: p["value"] for p in params if p["path"].startswith("/audio/")}
 
 
-def test_audio_params_are_in_the_schema(server: Server) -> None:
+def test_audio_params_are_in_the_schema_and_take_osc(server: Server) -> None:
     params = {p["path"]: p for p in server.get_json("/schema")["params"]}
     for name in AUDIO:
         p = params[f"/audio/{name}"]
         assert p["type"] == "float" and p["range"] == [0, 1] and p["value"] == 0
+    # Any client may feed them (a hardware analyser over OSC, say); a bad value changes nothing.
+    assert send(server, "/audio/low", 0.5, reply=True) is None
+    assert audio_values(server)["low"] == 0.5
+    refused = send(server, "/audio/low", 1.5, reply=True)
+    assert refused == "/audio/low: 1.5 refused, expected a number in [0, 1]"
+    assert audio_values(server)["low"] == 0.5
+    send(server, "/audio/low", 0.0)
+    assert poll(lambda: audio_values(server)["low"], lambda v: v == 0) == 0
 
 
 def test_the_microphone_sets_audio_params_low_in_silence_and_high_on_the_beat(
