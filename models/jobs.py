@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from models.gan import Discriminator, build_generator, gan_config
 from models.images import CropSampler, ImageSet, licence_summary, load_images
 from models.music_data import DEFAULT_CACHE, LICENCE_NOTE, encode_notes, ensure_cache, load_corpus
 from models.music_rnn import MusicConfig, MusicRNN
+from models.strokes import START, StrokeConfig, StrokeRNN, point_nll
 from models.text_rnn import TextConfig, TextRNN
 from models.upscale import UpscaleConfig, Upscaler, downscale, psnr
 
@@ -426,5 +428,134 @@ class UpscaleJob(RNNJob):
                 "gain_db": round(p_ours - p_bicubic, 3), "n_crops": n, "crop": 256}
 
 
+DEFAULT_STROKES = ROOT / "data" / "strokes"  # python -m models.data strokes --out data/strokes
+STROKE_PACKAGES = ("hershey-fonts-data", "python3-kanjidraw")
+
+
+def stroke_batch(rows: list[np.ndarray], classes: list[int]) -> tuple[torch.Tensor, ...]:
+    """Inputs (B, T, 5) [S0 then each point but the last], targets (B, T, 5), mask (B, T),
+    class ids (B,); the shorter drawings padded with end rows the loss ignores."""
+    t = max(len(r) for r in rows)
+    x = torch.zeros(len(rows), t, 5)
+    y = torch.zeros(len(rows), t, 5)
+    y[..., 4] = 1.0
+    mask = torch.zeros(len(rows), t)
+    for i, r in enumerate(rows):
+        n = len(r)
+        rt = torch.from_numpy(np.ascontiguousarray(r, np.float32))
+        x[i, 0] = torch.tensor(START)
+        x[i, 1:n] = rt[:-1]
+        y[i, :n] = rt
+        mask[i, :n] = 1.0
+    return x, y, mask, torch.tensor(classes, dtype=torch.long)
+
+
+def stroke_baseline(train: list[np.ndarray], held: list[np.ndarray], scale: float) -> dict[str, float]:
+    """A single 2-D Gaussian over scaled offsets and a bigram of pen states, fitted on the
+    training drawings: nats per held-out point (offset, pen and their sum)."""
+    tr = np.concatenate(train)
+    d = tr[:, :2].astype(np.float64) / scale
+    mean, cov = d.mean(0), np.cov(d.T) + 1e-6 * np.eye(2)
+    inv, logdet = np.linalg.inv(cov), float(np.linalg.slogdet(cov)[1])
+    counts = np.ones((3, 3))  # Laplace: every transition seen once
+    for r in train:
+        pens = np.concatenate([[0], r[:, 2:].argmax(1)])  # S0 counts as pen down
+        np.add.at(counts, (pens[:-1], pens[1:]), 1)
+    logp = np.log(counts / counts.sum(1, keepdims=True))
+    off = pen = 0.0
+    n = 0
+    for r in held:
+        e = r[:, :2].astype(np.float64) / scale - mean
+        off += float((0.5 * np.einsum("ni,ij,nj->n", e, inv, e) + math.log(2 * math.pi)
+                      + 0.5 * logdet).sum())
+        pens = np.concatenate([[0], r[:, 2:].argmax(1)])
+        pen += float(-logp[pens[:-1], pens[1:]].sum())
+        n += len(r)
+    return {"baseline_nll": round((off + pen) / n, 4), "baseline_offset_nll": round(off / n, 4),
+            "baseline_pen_nll": round(pen / n, 4)}
+
+
+class StrokesJob(RNNJob):
+    """The drawing voice's decoder on a stroke-5 data set; every 20th drawing held out."""
+
+    default_steps = 8000
+    model: StrokeRNN
+
+    def __init__(self, args: argparse.Namespace, device: torch.device,
+                 arch_over: dict[str, Any]) -> None:
+        from models.data import strokes as stroke_data
+
+        super().__init__(args, device, arch_over)
+        path = Path(args.data) if args.data else DEFAULT_STROKES
+        if not args.data and not (path / "strokes.npz").is_file():
+            stroke_data.build(list(STROKE_PACKAGES), path, command="models.train strokes (default)")
+        ds = stroke_data.load(path)
+        held = [i for i in range(len(ds)) if i % 20 == 19] if len(ds) >= 20 else list(range(len(ds)))
+        train = [i for i in range(len(ds)) if i % 20 != 19] or held
+        self.train_rows = [ds.drawing(i) for i in train]
+        self.train_cls = [int(ds.classes[i]) for i in train]
+        self.held_rows = [ds.drawing(i) for i in held]
+        self.held_cls = [int(ds.classes[i]) for i in held]
+        scale = float(np.concatenate(self.train_rows)[:, :2].std())
+        arch: dict[str, Any] = dict(classes=ds.class_names, hidden=256, layers=1, mixtures=20,
+                                    n_embd=16, dropout=0.0, scale=round(scale, 5)) | arch_over
+        self.model = StrokeRNN(StrokeConfig(**arch)).to(device)
+        self.arch = self.model.cfg.to_dict()
+        self.batch = args.batch or 64
+        self.lr = args.lr or 1e-3
+        self.opts = {"opt": torch.optim.Adam(self.model.parameters(), lr=self.lr)}
+        self.best = copy.deepcopy(self.model)
+        self.modules = {"model": self.model, "best": self.best}
+        sources = ds.manifest.get("sources", [])
+        self.data_info = {
+            "path": str(path), "drawings": len(ds), "held_out": len(held),
+            "classes": ds.manifest.get("classes", {}), "split": "every 20th drawing held out",
+            "augmentation": "offsets scaled by 0.9-1.1 per axis and drawing",
+            "sources": [{k: s.get(k) for k in ("from", "version", "licences", "copyright",
+                                               "drawings") if k in s} for s in sources],
+            "licence": "; ".join(f"{s.get('from')}: {', '.join(s.get('licences', [s.get('licence', '?')]))}"
+                                 for s in sources) or "see the data set's manifest"}
+
+    def _batch(self, idx: list[int], rows: list[np.ndarray], cls: list[int],
+               augment: bool) -> tuple[torch.Tensor, ...]:
+        picked = [rows[i] for i in idx]
+        if augment:
+            s = 0.9 + 0.2 * torch.rand(len(idx), 2, generator=self.gen).numpy()
+            picked = [np.concatenate([r[:, :2] * s[k], r[:, 2:]], 1) for k, r in enumerate(picked)]
+        return tuple(t.to(self.device) for t in stroke_batch(picked, [cls[i] for i in idx]))
+
+    def step(self):
+        self.model.train()
+        idx = torch.randint(0, len(self.train_rows), (self.batch,), generator=self.gen).tolist()
+        x, y, mask, c = self._batch(idx, self.train_rows, self.train_cls, True)
+        loss = self.model.nll(x, y, mask, c)
+        return {"loss": clipped_step(self.opts["opt"], loss, self.model)}
+
+    @torch.no_grad()
+    def held_out_nll(self, limit: int | None = None) -> float:
+        """Mean nats per held-out point (all held-out drawings, or the first `limit`)."""
+        self.model.eval()
+        n = len(self.held_rows) if limit is None else min(limit, len(self.held_rows))
+        total, points = 0.0, 0.0
+        for a in range(0, n, 128):
+            idx = list(range(a, min(n, a + 128)))
+            x, y, mask, c = self._batch(idx, self.held_rows, self.held_cls, False)
+            mix, _ = self.model(x, c if self.model.cfg.classes else None)
+            total += float((point_nll(mix, y, self.model.cfg.scale) * mask).sum())
+            points += float(mask.sum())
+        return total / max(points, 1.0)
+
+    def validate(self):
+        return self.held_out_nll(None if self.device.type == "cuda" else 200)
+
+    def evaluate(self) -> dict[str, Any]:
+        val = self.held_out_nll()
+        base = stroke_baseline(self.train_rows, self.held_rows, self.model.cfg.scale)
+        return {"val_nll": round(val, 4), **base,
+                "nll_gain": round(base["baseline_nll"] - val, 4),
+                "units": "nats per held-out point; offsets in units of the data's spread (scale)",
+                "held_out_points": int(sum(len(r) for r in self.held_rows))}
+
+
 JOBS: dict[str, type[Job]] = {"text": TextJob, "music": MusicJob, "gan": GANJob,
-                              "upscale": UpscaleJob}
+                              "upscale": UpscaleJob, "strokes": StrokesJob}

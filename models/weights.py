@@ -94,9 +94,13 @@ def build(kind: str, arch: dict[str, Any]) -> nn.Module:
             from models.upscale import UpscaleConfig, Upscaler
 
             return Upscaler(UpscaleConfig(**arch))
+        if kind == "strokes":
+            from models.strokes import StrokeConfig, StrokeRNN
+
+            return StrokeRNN(StrokeConfig(**arch))
     except (TypeError, ValueError) as e:
         raise WeightsError(f"architecture config for kind {kind!r} is invalid: {e}") from None
-    raise WeightsError(f"unknown model kind {kind!r} (expected gan, music, text or upscale)")
+    raise WeightsError(f"unknown model kind {kind!r} (expected gan, music, text, upscale or strokes)")
 
 
 def load(name: str, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
@@ -138,12 +142,14 @@ def save(model: nn.Module, name: str, card: dict[str, Any]) -> tuple[Path, Path]
 
 GAN_MIN_GAP = 0.5  # GAN: at least half the SWD gap between an untrained generator and real
 RNN_MARGIN = 0.1  # music and text: at least 10% fewer nats than the bigram baseline
+STROKES_MIN_GAIN = 0.25  # strokes: nats per point below the Gaussian + pen-bigram baseline
 
 
 def quality_bar(kind: str, metrics: dict[str, Any]) -> dict[str, Any] | None:
     """The bar of a model of KIND from its held-out metrics; None when they lack the figures.
 
-    gan: gap_closed >= 0.5. music: val_ce <= 0.9 x bigram_ce (nats per event).
+    gan: gap_closed >= 0.5. strokes: baseline_nll - val_nll >= 0.25 nats per point.
+    music: val_ce <= 0.9 x bigram_ce (nats per event).
     text: val_nats_per_char <= 0.9 x bigram_nats_per_char (bigram_nats_per_char passed
     in metrics, or given by the caller from the data). The note is one sentence for people.
     """
@@ -156,6 +162,13 @@ def quality_bar(kind: str, metrics: dict[str, Any]) -> dict[str, Any] | None:
         gain = float(metrics["gain_db"])
         return {"metric": "gain_db", "value": gain, "min": 0.0,
                 "note": f"PSNR {gain:+.2f} dB against bicubic on held-out images (bar: above it)"}
+    if kind == "strokes" and "val_nll" in metrics and "baseline_nll" in metrics:
+        # NLL of a density can be negative, so the bar is a gap in nats, not a ratio
+        val, base = float(metrics["val_nll"]), float(metrics["baseline_nll"])
+        gain = round(base - val, 4)
+        return {"metric": "nll_gain", "value": gain, "min": STROKES_MIN_GAIN,
+                "note": f"{val:.3f} nats per point, {gain:.3f} below the single-Gaussian + "
+                        f"pen-bigram baseline {base:.3f} (bar: at least {STROKES_MIN_GAIN} below)"}
     rnn = {"music": ("val_ce", "bigram_ce", "event"),
            "text": ("val_nats_per_char", "bigram_nats_per_char", "character")}
     if kind not in rnn or rnn[kind][0] not in metrics or rnn[kind][1] not in metrics:

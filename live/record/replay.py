@@ -138,6 +138,12 @@ def replay(folder: Path, out: Path | None, regenerate: bool) -> dict[str, Any]:
                          and e["kind"] == "char"]
                 summary.setdefault("text", {})[name] = regenerate_text(
                     name, spec, seed, records, chars)
+            elif spec.get("kind") == "draw":
+                from live.voices.draw import regenerate as regenerate_draw
+
+                points = [e for e in events if e["type"] == "draw" and e["voice"] == name]
+                summary.setdefault("draw", {})[name] = regenerate_draw(
+                    name, spec, seed, records, points)
     return summary
 
 
@@ -149,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-regenerate", action="store_true",
                     help="only rebuild the MIDI file; do not run the models")
     ap.add_argument("--check", action="store_true",
-                    help="exit 1 unless every note and text stretch regenerates identically")
+                    help="exit 1 unless every note, text and drawing stretch regenerates identically")
     args = ap.parse_args(argv)
     try:
         summary = replay(args.folder, args.out, not args.no_regenerate)
@@ -158,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(json.dumps(summary, indent=1, default=str))
     if args.check:
-        for kind in ("music", "text"):
+        for kind in ("music", "text", "draw"):
             for result in summary.get(kind, {}).values():
                 total = result.get("notes", result.get("stretches"))
                 if result["identical"] != total:

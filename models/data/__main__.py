@@ -2,6 +2,7 @@
 
     python -m models.data images --from openclipart-png --out data/clipart [--size 256]
     python -m models.data images --from ~/my-photos --licence "CC-BY-4.0, me" --out data/mine
+    python -m models.data strokes --from hershey-fonts-data --from python3-kanjidraw --out data/strokes
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import os
 import sys
 
-from models.data import images
+from models.data import images, strokes
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -20,6 +21,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     im = sub.add_parser("images", help="square crops for the GAN from Debian packages or folders",
                         description=(images.__doc__ or "").split("\n\n")[-1])
     images.add_arguments(im)
+    st = sub.add_parser("strokes", help="stroke-5 pen strokes for the drawing voice from Debian "
+                        "packages or SVG folders", description=(strokes.__doc__ or "").split("\n\n")[-1])
+    strokes.add_arguments(st)
     return ap.parse_args(argv)
 
 
@@ -29,6 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.command == "images":
         images.main(args, argv)
+    elif args.command == "strokes":
+        strokes.main(args, argv)
 
 
 if __name__ == "__main__":
