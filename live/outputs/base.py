@@ -9,7 +9,9 @@ that output, which then skips to the newest frame.
 from __future__ import annotations
 
 import enum
+import importlib
 import logging
+import sys
 import threading
 import time
 from concurrent.futures import Future
@@ -124,11 +126,6 @@ def video_frame(picture: Picture, size: tuple[int, int] | None) -> OutFrame:
                     picture.stamp, picture.render_us)
 
 
-def gl_rows(data: np.ndarray) -> np.ndarray:
-    """Rows bottom first, as glTexImage2D takes them (its first row is the texture's bottom)."""
-    return np.ascontiguousarray(data[::-1])
-
-
 class Slot:
     """A one-item mailbox between threads: put() replaces what is there (newest wins)."""
 
@@ -194,6 +191,17 @@ class OutputSettings:
     def get(self, key: str, default: Any = None) -> Any:
         """A kind-specific setting."""
         return dict(self.extra).get(key, default)
+
+
+def platform_module(platform: str, system: str, module: str, extra: str) -> Any:
+    """The binding of a one-platform output; RuntimeError saying why it cannot run here."""
+    if sys.platform != platform:
+        raise RuntimeError(f"{extra.capitalize()} runs on {system} only (this is {sys.platform}); "
+                           "use NDI here")
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise RuntimeError(f"{module} is not installed (pip install 'livegen[{extra}]')") from None
 
 
 def int_setting(settings: OutputSettings, key: str, default: int, lo: int, hi: int, what: str) -> int:
