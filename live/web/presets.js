@@ -60,7 +60,7 @@ export class PresetPanel {
       this.box.append(this.controls.control(position));
     }
     this.box.append(this.errorEl);
-    this.setNames(this.names);
+    this.setNames(this.names, true);
   }
 
   select(title) {
@@ -70,7 +70,9 @@ export class PresetPanel {
   }
 
   /** The preset names (from /status control.presets), into every dropdown. */
-  setNames(names) {
+  setNames(names, force = false) {
+    // Status comes every second: rebuilding unchanged options would close an open dropdown.
+    if (!force && names.join("\n") === this.names.join("\n")) return;
     this.names = names;
     for (const s of this.selects) {
       const keep = s.dataset.value ?? s.value;
