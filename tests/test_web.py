@@ -141,9 +141,10 @@ def test_a_like_reaches_the_server_with_the_moment(stage: tuple[Server, Path], b
     page.click("#like")
     page.locator("body").click(position={"x": 500, "y": 200})
     page.keyboard.press("l")
-    wait_stats(page, "s.likes === 2", 10000)
+    page.mouse.dblclick(600, 200)  # on the stream: a touch screen's like
+    wait_stats(page, "s.likes === 3", 10000)
     likes = server.get_json("/likes")
-    assert likes["total"] == before + 2
+    assert likes["total"] == before + 3
     newest = likes["recent"][0]
     assert newest["voice"] == "visual" and isinstance(newest["seq"], int) and newest["seq"] >= 0
     with sqlite3.connect(state / "likes.sqlite") as db:
@@ -263,6 +264,13 @@ def test_kiosk_without_prompt_shows_only_the_stream(server: Server, browser: Any
     wait_stats(page, "s.drawn >= 2 && s.kiosk")
     for hidden in ("#panel", "#hud", "#prompt"):
         assert page.locator(hidden).is_hidden(), hidden
+    # A visitor's keys like, and play nothing.
+    xy = server.param("/visual/xy")
+    page.keyboard.press(" ")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("l")
+    wait_stats(page, "s.likes === 1", 10000)
+    assert server.param("/music/play") is True and server.param("/visual/xy") == xy
     assert console.real() == []
     page.close()
 

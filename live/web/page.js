@@ -153,6 +153,7 @@ function like() {
   }).catch((e) => log(e.message));
 }
 $("like").onclick = like;
+$("view").ondblclick = like;  // a touch screen in a gallery has no keyboard: double-tap the stream
 
 // -- sound and microphone (each starts on a click: browsers need a gesture) -----------------
 $("sound").onclick = async () => {
@@ -194,6 +195,8 @@ const ARROWS = { ArrowLeft: [-XY_STEP, 0], ArrowRight: [XY_STEP, 0], ArrowUp: [0
 document.addEventListener("keydown", (e) => {
   const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName) && e.target.type !== "range";
   if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+  // A gallery visitor at the keyboard likes, goes full screen or reads the keys; never plays.
+  if (kiosk && !["l", "f", "?", "Escape"].includes(e.key)) return;
   if (e.key === "h") $("panel").classList.toggle("hidden");
   else if (e.key === "f") {
     if (document.fullscreenElement) document.exitFullscreen(); else document.documentElement.requestFullscreen().catch(() => {});
