@@ -1,6 +1,6 @@
-"""An NDI receiver in a process of its own (the test's stand-in for OBS or Resolume).
+"""An NDI receiver in a process of its own (stands in for OBS or Resolume in tests and benches).
 
-python -m tests.ndi_probe SOURCE SECONDS OUT.npz: finds SOURCE (its NAME in 'HOST (NAME)'),
+python -m bench.ndi_receiver SOURCE SECONDS OUT.npz: finds SOURCE (its NAME in 'HOST (NAME)'),
 receives RGBA frames for SECONDS, saves pixels and livegen's per-frame metadata; prints one JSON line.
 """
 
@@ -17,6 +17,7 @@ from live.outputs.ndi import parse_metadata
 
 
 def main(source: str, seconds: float, out: str) -> None:
+    """Find, receive, save, report."""
     assert ndi.initialize()
     t0 = time.monotonic()
     finder = ndi.find_create_v2(ndi.FindCreate())

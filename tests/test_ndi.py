@@ -66,7 +66,7 @@ async def probe_beside_ws(server: Server, source: str, seconds: float, out: Path
     """Run the NDI receiver process while a WebSocket client keeps every frame, by stream and seq."""
     got: dict[int, dict[int, tuple]] = {0: {}, 1: {}}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.ndi_probe", source, str(seconds), str(out), cwd=ROOT,
+        sys.executable, "-m", "bench.ndi_receiver", source, str(seconds), str(out), cwd=ROOT,
         stdout=asyncio.subprocess.PIPE, env={**os.environ, **NDI_ENV})
     async with websockets.connect(server.ws, max_size=2**22) as ws:
         async def read() -> None:

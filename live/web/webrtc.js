@@ -138,5 +138,14 @@ function set(path, value) {
 const voice = params.get("voice") || "visual";
 hud.speed.addEventListener("input", () => set(`/${voice}/speed`, Number(hud.speed.value)));
 
-window.livegenRtc = { stats: () => ({ ...stats }), set };
+// The frame on show at its own size, as RGBA bytes (what the benches compare with the render).
+function pixels() {
+  const c = document.createElement("canvas");
+  c.width = video.videoWidth; c.height = video.videoHeight;
+  const g = c.getContext("2d");
+  g.drawImage(video, 0, 0);
+  return { width: c.width, height: c.height, data: Array.from(g.getImageData(0, 0, c.width, c.height).data) };
+}
+
+window.livegenRtc = { stats: () => ({ ...stats }), set, pixels };
 (params.get("janus") ? janus() : direct()).catch((e) => setState("failed", e.message || e));
