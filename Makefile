@@ -33,7 +33,9 @@ deps:
 	command -v janus >/dev/null || need="$$need janus"; \
 	[ -e /usr/share/javascript/janus-gateway/janus.js ] || need="$$need libjs-janus-gateway"; \
 	[ -e /usr/share/javascript/webrtc-adapter ] || need="$$need libjs-webrtc-adapter"; \
-	if [ -z "$$need" ]; then echo "deps: all there (pd, oscsend, fluidsynth and FluidR3_GM.sf2, chromium, janus)"; exit 0; fi; \
+	[ -e /usr/share/hershey-fonts/futural.jhf ] || need="$$need hershey-fonts-data"; \
+	[ -e /usr/lib/python3/dist-packages/kanjidraw/data.json ] || need="$$need python3-kanjidraw"; \
+	if [ -z "$$need" ]; then echo "deps: all there (pd, oscsend, fluidsynth and FluidR3_GM.sf2, chromium, janus, hershey-fonts-data, python3-kanjidraw)"; exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then sudo=""; \
 	elif command -v sudo >/dev/null; then sudo="sudo"; echo "deps: not root: using sudo"; \
 	else echo "deps: missing:$$need; installing them needs root or sudo (as root: $(APT_GET) update && $(APT_GET) install$$need)" >&2; exit 1; fi; \

@@ -1,7 +1,7 @@
 """Samples of shipped weights: python -m models.sample NAME --out PATH.
 
 GAN: a PNG grid. Music: a MIDI file (and --roll PATH for a piano-roll PNG).
-Text: a text excerpt.
+Text: a text excerpt. Strokes: a PNG grid of drawings, a row per class (--class, --n).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import torch
 
 from models.gan import ImageGenerator
 from models.music_rnn import MusicRNN
+from models.strokes import StrokeRNN
 from models.text_rnn import TextRNN
 from models.weights import WeightsError, load
 
@@ -104,8 +105,38 @@ def piano_roll(parts: list[tuple[str, list]], path: Path, beats: float = 32.0,
     img.save(path)
 
 
+def strokes_grid(model: StrokeRNN, classes: list[str], n: int, seed: int, temperature: float,
+                 cell: int = 96, max_points: int = 250) -> np.ndarray:
+    """(H, W, 3) uint8: a row of n drawings per class, each drawn until its end point."""
+    from PIL import Image, ImageDraw
+
+    from models.strokes import StrokeSampler
+
+    img = Image.new("RGB", (cell * n, cell * len(classes)), "white")
+    d = ImageDraw.Draw(img)
+    for row, name in enumerate(classes):
+        s = StrokeSampler(model, model.cfg.classes.index(name) if model.cfg.classes else 0,
+                          seed=seed + row)
+        d.text((3, row * cell + 2), name, fill=(160, 0, 0))
+        for col in range(n):
+            pts = [(0.0, 0.0, 0)]  # each drawing starts at the origin, pen up
+            for _ in range(max_points):
+                pts.append(s.next_point(temperature))
+                if pts[-1][2] == 2:
+                    break
+            else:
+                s.reset()
+            ox, oy, span = col * cell + cell * 0.1, row * cell + cell * 0.1, cell * 0.8
+            for (x0, y0, p0), (x1, y1, _) in zip(pts, pts[1:], strict=False):
+                if p0 == 1:
+                    d.line([(ox + x0 * span, oy + y0 * span), (ox + x1 * span, oy + y1 * span)],
+                           fill="black", width=2)
+    return np.asarray(img)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """python -m models.sample: a PNG grid, a MIDI file (and piano roll) or a text excerpt."""
+    """python -m models.sample: a PNG grid, a MIDI file (and piano roll), a text excerpt, or a
+    grid of drawings."""
     ap = argparse.ArgumentParser(prog="python -m models.sample", description=__doc__.splitlines()[0])
     ap.add_argument("name")
     ap.add_argument("--out", required=True, type=Path, help="PNG, MIDI or text file ('-': stdout)")
@@ -120,6 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--roll", type=Path, help="music: also a piano-roll PNG")
     ap.add_argument("--chars", type=int, default=1500, help="text: characters")
     ap.add_argument("--prime", default="\n", help="text: text to continue")
+    ap.add_argument("--class", dest="classes", action="append",
+                    help="strokes: a class (a row of --n drawings); default every class")
     args = ap.parse_args(argv)
     try:
         model, card = load(args.name, "cpu")
@@ -151,6 +184,16 @@ def main(argv: list[str] | None = None) -> None:
             print(text)
             return
         args.out.write_text(text)
+    elif isinstance(model, StrokeRNN):
+        from PIL import Image
+
+        classes = args.classes or model.cfg.classes or ["none"]
+        unknown = [c for c in classes if model.cfg.classes and c not in model.cfg.classes]
+        if unknown:
+            print(f"error: unknown class {unknown[0]!r}; the model's: {', '.join(model.cfg.classes)}",
+                  file=sys.stderr)
+            raise SystemExit(2)
+        Image.fromarray(strokes_grid(model, classes, args.n, args.seed, args.temperature)).save(args.out)
     else:
         print(f"error: no sampler for a {card['kind']!r} model", file=sys.stderr)
         raise SystemExit(2)

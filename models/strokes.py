@@ -111,63 +111,90 @@ def point_nll(mix: Mixture, target: torch.Tensor, scale: float) -> torch.Tensor:
     return offset + pen
 
 
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow warnings, as exact as 1 / (1 + e^-x)
+
+
 class StrokeSampler:
     """Streams one point at a time from a StrokeRNN, keeping its state between calls.
 
     Positions are in the model's unit square (the drawing at the top left, y down); points
     come back as (x, y, pen) with pen 1 = a line joins this point to the next, 0 = the pen
-    lifts after it, 2 = the drawing ends here.
+    lifts after it, 2 = the drawing ends here. A step is the LSTM's maths in NumPy on copies
+    of its weights: at batch 1 a torch call costs more than the arithmetic.
     """
 
     def __init__(self, model: StrokeRNN, cls: int = 0, seed: int = 0) -> None:
         self.model = model.eval()
         self.cls = cls
         self.rng = np.random.default_rng(seed)
+        cfg = model.cfg
+        with torch.no_grad():
+            lstm = model.lstm
+            self.layers = [
+                (torch.cat([getattr(lstm, f"weight_ih_l{k}"), getattr(lstm, f"weight_hh_l{k}")], 1)
+                 .float().cpu().numpy(),
+                 (getattr(lstm, f"bias_ih_l{k}") + getattr(lstm, f"bias_hh_l{k}")).float().cpu().numpy())
+                for k in range(cfg.layers)]
+            self.head_w = model.head.weight.float().cpu().numpy()
+            self.head_b = model.head.bias.float().cpu().numpy()
+            self.emb = model.embed.weight[cls].float().cpu().numpy() if cfg.classes \
+                else np.zeros(0, np.float32)
         self.reset()
 
     def reset(self) -> None:
         """A fresh drawing at the origin (the random stream goes on)."""
-        self.state: State | None = None
+        hsz = self.model.cfg.hidden
+        self.h = [np.zeros(hsz, np.float32) for _ in self.layers]
+        self.c = [np.zeros(hsz, np.float32) for _ in self.layers]
         self.pos = np.zeros(2)
-        self.last = np.array(START, np.float32)
-        self.mix: Mixture | None = None
+        self.out: np.ndarray | None = None  # the head's output after the last point fed
 
-    @torch.inference_mode()
     def _feed(self, row: np.ndarray) -> None:
-        cls = torch.tensor([self.cls]) if self.model.cfg.classes else None
-        x = torch.from_numpy(np.asarray(row, np.float32))[None, None]
-        self.mix, self.state = self.model(x, cls, self.state)
-        self.last = np.asarray(row, np.float32)
+        """One LSTM step on a stroke-5 row; keeps the head's output for the next draw."""
+        cfg = self.model.cfg
+        x = np.concatenate([np.asarray(row[:2], np.float32) / np.float32(cfg.scale),
+                            np.asarray(row[2:], np.float32), self.emb])
+        n = cfg.hidden
+        for k, (w, b) in enumerate(self.layers):
+            gates = w @ np.concatenate([x, self.h[k]]) + b
+            i, f, g, o = gates[:n], gates[n:2 * n], gates[2 * n:3 * n], gates[3 * n:]  # torch's order
+            self.c[k] = _sigmoid(f) * self.c[k] + _sigmoid(i) * np.tanh(g)
+            self.h[k] = x = _sigmoid(o) * np.tanh(self.c[k])
+        self.out = self.head_w @ x + self.head_b
 
     def prime(self, points: list[tuple[float, float, int]]) -> int:
         """Feed absolute (x, y, pen) points, pen as above; return how many were fed."""
-        if self.mix is None:
-            self._feed(self.last)
+        if self.out is None:
+            self._feed(np.array(START, np.float32))
         for x, y, pen in points:
             d = np.array([x, y]) - self.pos
-            row = np.array([d[0], d[1], pen == 1, pen == 0, 0.0], np.float32)
-            self._feed(row)
+            self._feed(np.array([d[0], d[1], pen == 1, pen == 0, 0.0], np.float32))
             self.pos = np.array([x, y], np.float64)
         return len(points)
 
+    def _pick(self, logits: np.ndarray, t: float) -> int:
+        z = logits.astype(np.float64) / t
+        p = np.exp(z - z.max())
+        c = np.cumsum(p)
+        return min(int(np.searchsorted(c, self.rng.random() * c[-1], side="right")), len(p) - 1)
+
     def next_point(self, temperature: float = 0.6) -> tuple[float, float, int]:
         """Sample the next point and feed it back; after an end the next drawing begins."""
-        if self.mix is None:
-            self._feed(self.last)
-        assert self.mix is not None
-        t = max(float(temperature), 1e-3)
-        mix = self.mix
-        log_pi = mix.log_pi[0, -1].double().numpy() / t
-        pi = np.exp(log_pi - log_pi.max())
-        k = int(self.rng.choice(len(pi), p=pi / pi.sum()))
-        mu = mix.mu[0, -1, k].double().numpy()
-        s = np.exp(mix.log_sigma[0, -1, k].double().numpy()) * math.sqrt(t)
-        r = float(mix.rho[0, -1, k])
-        cov = np.array([[s[0] ** 2, r * s[0] * s[1]], [r * s[0] * s[1], s[1] ** 2]])
-        d = self.rng.multivariate_normal(mu, cov) * self.model.cfg.scale
-        pl = mix.pen_logits[0, -1].double().numpy() / t
-        pp = np.exp(pl - pl.max())
-        pen_i = int(self.rng.choice(3, p=pp / pp.sum()))
+        if self.out is None:
+            self._feed(np.array(START, np.float32))
+        assert self.out is not None
+        m, t = self.model.cfg.mixtures, max(float(temperature), 1e-3)
+        out = self.out
+        k = self._pick(out[:m], t)  # the same layout as StrokeRNN.mixture
+        mu = out[m + 2 * k:m + 2 * k + 2].astype(np.float64)
+        ls = np.clip(out[3 * m + 2 * k:3 * m + 2 * k + 2].astype(np.float64), math.log(SIGMA_MIN), 3.0)
+        sx, sy = np.exp(ls) * math.sqrt(t)
+        r = math.tanh(float(out[5 * m + k])) * 0.95
+        z1, z2 = self.rng.standard_normal(2)
+        d = np.array([mu[0] + sx * z1, mu[1] + sy * (r * z1 + math.sqrt(1 - r * r) * z2)])
+        d *= self.model.cfg.scale
+        pen_i = self._pick(out[6 * m:6 * m + 3], t)
         self.pos = self.pos + d
         x, y = float(self.pos[0]), float(self.pos[1])
         row = np.zeros(5, np.float32)

@@ -97,7 +97,7 @@ def test_overlay_draws_the_points_and_sends_a_mouse_prime(server: Server, browse
     page.wait_for_function("window.drawPen.stats.sent >= 1 && window.drawPen.stats.primes >= 1",
                            timeout=10000)
     prime = next(p for p in server.get_json("/schema")["params"] if p["path"] == "/draw/prime")
-    pts = np.array(prime["value"])
+    pts = np.array(prime["value"]).reshape(-1, 3)  # flat: x, y, pen, x, y, pen...
     assert len(pts) == 6 and pts[-1, 2] == 0 and np.all(pts[:-1, 2] == 1)
     assert np.allclose(pts[0, :2], [0.75, 0.75], atol=0.01)
     assert np.allclose(pts[-1, :2], [0.875, 0.85], atol=0.01)

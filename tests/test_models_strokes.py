@@ -165,6 +165,12 @@ def test_sampler_is_seeded_and_continues_a_prime() -> None:
     assert torch.allclose(last.mu[0, -1], full.mu[0, -1], atol=1e-5)
     with pytest.raises(ValueError, match="needs class ids"):
         m(rows)
+    # the sampler's NumPy step is the same LSTM: its head output matches the torch forward
+    s = StrokeSampler(m, 1, seed=0)
+    for t in range(6):
+        s._feed(rows[0, t].numpy())
+    assert s.out is not None
+    assert np.allclose(s.out, m.head(state[0][-1, 0]).detach().numpy(), atol=1e-5)
 
 
 @pytest.mark.skipif(not shipped("glyphs"), reason="no shipped stroke weights yet")

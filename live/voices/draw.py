@@ -53,14 +53,22 @@ def stroke_blob(points: list[tuple[float, float]]) -> bytes:
     return struct.pack(f"<{2 * len(points)}f", *[c for p in points for c in p])
 
 
+def triples(flat: tuple[float, ...]) -> tuple[Point, ...]:
+    """A flat x, y, pen, x, y, pen... tuple as points."""
+    return tuple((flat[i], flat[i + 1], int(flat[i + 2])) for i in range(0, len(flat), 3))
+
+
 class PointsParam(Param):
-    """Points a performer drew: x, y, pen triples (flat or nested), x and y in 0..1, pen 0/1."""
+    """Points a performer drew: x, y, pen triples (flat or nested), x and y in 0..1, pen 0/1.
+
+    The value is flat (x, y, pen, x, y, pen...), as OSC carries it and OSCQuery lists it.
+    """
 
     def __init__(self, path: str, doc: str, max_points: int) -> None:
         self.max_points = max_points
         super().__init__(path, (), doc, "points")
 
-    def validate(self, value: Any) -> tuple[Point, ...]:
+    def validate(self, value: Any) -> tuple[float | int, ...]:
         expected = (f"x y pen triples (x, y in [0, 1], pen 1 = drawn to the next point, "
                     f"0 = lifted), at most {self.max_points} points")
         if not isinstance(value, (list, tuple)):
@@ -71,7 +79,7 @@ class PointsParam(Param):
             raise self.refuse(value, expected)
         if len(flat) // 3 > self.max_points:
             raise self.refuse(value, f"at most {self.max_points} points, not {len(flat) // 3}")
-        out = []
+        out: list[float | int] = []
         for i in range(0, len(flat), 3):
             x, y, pen = flat[i:i + 3]
             nums = (x, y, pen)
@@ -80,7 +88,7 @@ class PointsParam(Param):
                 raise self.refuse(value, f"{expected}; point {i // 3} is not three finite numbers")
             if not (0 <= x <= 1 and 0 <= y <= 1) or pen not in (0, 1):
                 raise self.refuse(value, f"{expected}; point {i // 3} is out of range")
-            out.append((float(x), float(y), int(pen)))
+            out += [float(x), float(y), int(pen)]
         return tuple(out)
 
 
@@ -187,7 +195,7 @@ class DrawVoice(ModelVoice):
                                      "in the composite", size=3, lo=0, hi=1))
         self.width = add(FloatParam(f"{p}/width", 2.0, "line width in the composite, pixels",
                                     lo=0.5, hi=64))
-        registry.watch(self.prime.path, lambda c: self._restart(self.cls.value, c.value))
+        registry.watch(self.prime.path, lambda c: self._restart(self.cls.value, triples(c.value)))
         registry.watch(self.cls.path, lambda c: self._restart(c.value, ()))
         registry.watch(self.clear.path, lambda c: self._restart(self.cls.value, ()))
         registry.watch(self.play.path, lambda c: self._set_playing(c.value))
@@ -203,7 +211,7 @@ class DrawVoice(ModelVoice):
         assert isinstance(model, StrokeRNN)
         self.gen = DrawGen(model, self.name, self.rt.seed)
         if not self._ops:  # a prime or class set by the patch is queued already
-            self._ops.append((self.cls.value, self.prime.value))
+            self._ops.append((self.cls.value, triples(self.prime.value)))
         overlays(self.rt)[self.name] = self
         self.start_ticker()
         self._set_playing(self.play.value)
