@@ -31,6 +31,7 @@ from live.likes import LikeStore
 from live.outputs.setup import Outputs, parse_outputs
 from live.params import ParamError, Registry
 from live.patch import Patch, PatchError, load_patch
+from live.recommend.service import Recommender
 from live.record.recorder import Recorder
 from live.reload import PatchWatcher, ReloadPlan, apply_values, plan_reload
 from live.runtime import Runtime
@@ -188,6 +189,12 @@ class App:
             note_sender=note_sender, link=link, recorder=recorder,
             status=StatusFeed(loop, events.publish), seed=self.options.seed)
         rt.analysis = AnalysisHub(registry, loop, events, rt.osc_out, recorder)
+        try:
+            rt.recommend = Recommender(state_dir(self.patch), registry, self.options.seed)
+        except ControlError as e:
+            raise PatchError(str(e)) from None
+        rt.recommend.open()
+        rt.analysis.on_visual = lambda voice, features: self._seen(rt, voice, features)
         if rt.recorder is not None:
             registry.listen(rt.recorder.control)
             clock.on_tempo(rt.recorder.tempo)
@@ -341,6 +348,21 @@ class App:
         if self.oscquery is not None:
             self.oscquery.refresh()
 
+    def _seen(self, rt: Runtime, voice: str, features: dict[str, Any]) -> None:
+        """A measured frame of a visual voice, with its latent, to the recommender."""
+        if rt.recommend is not None and voice in self.voices:
+            rt.recommend.seen(voice, features, latent_reader(self.voices[voice])())
+
+    def _liked(self, rt: Runtime, like: dict[str, Any]) -> None:
+        """A like from a page (stored by the like store): recorded, and learned from."""
+        if rt.recorder is not None:
+            rt.recorder.write(like)
+        if rt.recommend is not None and like.get("voice") in rt.recommend.tastes:
+            try:
+                rt.recommend.like(like["voice"])
+            except ParamError as e:
+                log.warning("%s", e)
+
     @staticmethod
     def _feed_analysis(rt: Runtime, control: Control) -> None:
         """Analysis values reach mappings and envelopes as if they came in over OSC."""
@@ -398,7 +420,7 @@ class App:
     async def _open_sockets(self, rt: Runtime) -> tuple[int, int]:
         """HTTP and WebSocket, then OSC in; each voice's routes on them. Returns both ports."""
         likes = LikeStore(state_dir(self.patch), rt.registry, lambda: self.voices,
-                          rt.recorder.write if rt.recorder is not None else None)
+                          lambda like: self._liked(rt, like))
         web = self.web = WebServer(rt.registry, rt.frames, rt.events, self.status, likes)
         osc_in = self.osc_in = OscIn(rt.registry)
         web.commands = osc_in.routes  # the page's preset and bookmark buttons call these
@@ -413,6 +435,9 @@ class App:
             self._feed_analysis(rt, self.control)
         if rt.analysis is not None:
             web.route("/analysis", rt.analysis.answer)
+        if rt.recommend is not None:
+            web.route("/recommend", rt.recommend.answer)
+            web.route("/recommend/presets", rt.recommend.presets)
         self._patch_routes(osc_in)
         if rt.status is not None:
             rt.status.reply = osc_in.reply
@@ -476,8 +501,8 @@ class App:
                       "error": self.reload_error, "watch": self.watcher is not None},
         }
 
-    async def stop(self) -> None:
-        """Stop voices first (they send their note-offs), then sockets, then threads."""
+    def _stop_watching(self) -> None:
+        """The periodic tasks, the patch watch, the error forwarding and the control layer."""
         for task in self._tasks:
             task.cancel()
         if self.watcher is not None:
@@ -486,6 +511,10 @@ class App:
             logging.getLogger("livegen").removeHandler(self.error_forwarder)
         if self.control is not None:
             self.control.stop()
+
+    async def stop(self) -> None:
+        """Stop voices first (they send their note-offs), then sockets, then threads."""
+        self._stop_watching()
         for voice in self.voices.values():
             try:
                 await asyncio.wait_for(voice.stop(), 2.0)
@@ -510,3 +539,5 @@ class App:
             rt.engine.stop()
             rt.encode_pool.shutdown(wait=False, cancel_futures=True)
             rt.osc_out.close()
+            if rt.recommend is not None:
+                rt.recommend.close()

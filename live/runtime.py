@@ -15,6 +15,7 @@ from live.io.link import LinkSync
 from live.io.osc import OscOut
 from live.io.sender import NoteSender
 from live.params import Registry
+from live.recommend.service import Recommender
 from live.record.recorder import Recorder
 from live.scheduler import Scheduler
 from live.status import StatusFeed
@@ -38,4 +39,5 @@ class Runtime:
     recorder: Recorder | None = None
     status: StatusFeed | None = None  # beats, loop turns, models, errors to status subscribers
     analysis: AnalysisHub | None = None  # features of frames, music and text, out to everything
+    recommend: Recommender | None = None  # likes, skips and the recommend walk's choices
     seed: int = 0

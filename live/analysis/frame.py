@@ -7,6 +7,7 @@ value is in a fixed range (RANGES), so a mapping can scale it without knowing th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -83,9 +84,9 @@ class FrameAnalyser:
 
     previous: np.ndarray | None = None  # 32x32 luma of the last frame
     frames: int = 0
-    last: dict[str, object] = field(default_factory=dict)
+    last: dict[str, Any] = field(default_factory=dict)
 
-    def __call__(self, pixels: np.ndarray) -> dict[str, object]:
+    def __call__(self, pixels: np.ndarray) -> dict[str, Any]:
         rgb = shrink(pixels, 64)  # (64, 64, 3)
         luma = rgb @ LUMA  # (64, 64)
         rgb32 = rgb.reshape(32, 2, 32, 2, 3).mean(axis=(1, 3))  # (32, 32, 3)

@@ -58,6 +58,7 @@ class AnalysisHub:
         self.registry, self.loop, self.events = registry, loop, events
         self.osc_out, self.recorder = osc_out, recorder
         self.control: ControlSink | None = None  # set once the control layer exists
+        self.on_visual: Callable[[str, Features], object] | None = None  # the recommender
         self.latest: dict[str, Features] = {}
         self.published = 0
         self._recorded: dict[str, float] = {}
@@ -81,6 +82,8 @@ class AnalysisHub:
         if self.control is not None:
             for address, args in messages:
                 self.control(address, args)
+        if kind == "visual" and self.on_visual is not None:
+            self.on_visual(voice, clean)
         self._record(voice, kind, clean)
 
     def _record(self, voice: str, kind: str, features: Features) -> None:

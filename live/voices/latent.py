@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-MODES = ("walk", "loop", "hold", "xy")
+MODES = ("walk", "loop", "hold", "xy", "recommend")  # recommend: a walk whose keys are chosen
 WALK_KEYS_PER_S = 0.25  # at speed 1, one new keyframe every 4 s
 LOOP_PERIOD_S = 16.0  # at speed 1, one turn of the loop in 16 s
 
@@ -85,6 +85,10 @@ class LatentPath:
         self._fade_from = self.z.copy()
         self._fade_t = 0.0
 
+    def key(self, k: int) -> np.ndarray:
+        """The walk's k-th keyframe (chosen, or the seed's)."""
+        return self._key(k)
+
     def _key(self, k: int) -> np.ndarray:
         if k not in self._keys:
             self._keys[k] = to_sphere(seed_latent(self.seed, k + 1000, self.nz))
@@ -92,8 +96,12 @@ class LatentPath:
                 del self._keys[old]
         return self._keys[k]
 
+    def set_key(self, k: int, z: np.ndarray) -> None:
+        """Choose the walk's k-th keyframe (one not yet in use: at least 3 ahead)."""
+        self._keys[k] = to_sphere(z)
+
     def _target(self, x: float, y: float) -> np.ndarray:
-        if self.mode == "walk":
+        if self.mode in ("walk", "recommend"):
             k = math.floor(self.walk_pos)
             t = self.walk_pos - k
             p0, p1, p2, p3 = (self._key(k + i) for i in (-1, 0, 1, 2))
@@ -116,7 +124,7 @@ class LatentPath:
 
     def step(self, dt: float, speed: float, x: float = 0.0, y: float = 0.0) -> np.ndarray:
         """Advance by dt seconds of nominal frame time; return the latent on the sphere."""
-        if self.mode == "walk":
+        if self.mode in ("walk", "recommend"):
             self.walk_pos += speed * WALK_KEYS_PER_S * dt
         elif self.mode == "loop":
             angle = self.loop_angle + 2 * math.pi * speed * dt / LOOP_PERIOD_S

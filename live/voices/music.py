@@ -43,6 +43,8 @@ from models.music_rnn import Event, MusicRNN, MusicSampler
 log = logging.getLogger("livegen.music")
 
 DELIVERIES = ("immediate", "timetag")
+RECOMMEND_BEATS = 8  # /NAME/recommend steers once a phrase
+RECOMMEND_STEP = 0.25  # of the way to the liked settings, each time
 RESTART_MARGIN_S = 0.15  # a restart (style, prime, answer) begins this far after now
 
 Restart = tuple[int | None, list[Event]] | None  # (step or None for soon, prime events)
@@ -142,6 +144,9 @@ class MusicVoice(ModelVoice):
                                            "MIDI out: 'virtual', 'virtual:NAME', a port name, "
                                            "or '' for none", opener=self._open_midi))
         add_analysis_params(registry, self.name, music_analysis.RANGES, strings=("key",))
+        self.recommend = add(BoolParam(f"{p}/recommend", False, f"every {RECOMMEND_BEATS} beats, "
+                                       "steer style, temperature and density towards the liked "
+                                       f"ones ({p}/like), by /recommend/strength"))
         registry.watch(self.style.path, lambda c: self._restart_soon(None))
         registry.watch(self.prime.path, lambda c: self._restart_soon(
             (None, melody(c.value, 0.5, self.gen.spb if self.gen else 12))))
@@ -156,8 +161,27 @@ class MusicVoice(ModelVoice):
     def osc_routes(self) -> dict[str, Route]:
         """OSC addresses this voice handles that are not parameters."""
         return {f"/{self.name}/in/note": self._osc_input,
+                f"/{self.name}/like": self._like,
                 f"/{self.name}/panic": lambda args, sender: self.rt.registry.set(
                     self.panic.path, True, source="osc")}
+
+    def _like(self, args: list[Any], sender: tuple[str, int]) -> None:
+        if self.rt.recommend is None:
+            raise ParamError(f"/{self.name}/like: this server keeps no likes")
+        self.rt.recommend.music_like(self.name)
+
+    def _steer(self) -> None:
+        """Move towards the liked settings (event loop)."""
+        recommend = self.rt.recommend
+        target = recommend.music_target(self.name) if recommend is not None else None
+        if recommend is None or target is None:
+            return
+        s = float(recommend.strength.value)
+        for param, liked in ((self.temperature, target["temperature"]), (self.density, target["density"])):
+            value = param.value + s * RECOMMEND_STEP * (liked - param.value)
+            self.rt.registry.set(param.path, value, source="recommend")
+        if s > 0 and target["style"] != self.style.value:
+            self.rt.registry.set(self.style.path, target["style"], source="recommend")
 
     def _open_midi(self, spec: str) -> None:
         try:
@@ -180,6 +204,8 @@ class MusicVoice(ModelVoice):
             hub = self.rt.analysis
             if hub is not None:
                 hub.publish_threadsafe(self.name, "music", self.analyser.measure(float(beat)))
+            if beat % RECOMMEND_BEATS == 0 and self.recommend.value:
+                self.rt.loop.call_soon_threadsafe(self._steer)
             self._measure_at(beat + 1)
 
         self.rt.scheduler.at_beat(Fraction(beat), f"{self.name}:analysis", measure, prio=2)

@@ -17,20 +17,23 @@ import torch
 from live import frames
 from live.analysis import frame as frame_analysis
 from live.analysis.hub import add_params as add_analysis_params
-from live.engine import latent_size
+from live.engine import latent_size, to_pixels
+from live.io.osc import Route
 from live.outputs.base import Output
 from live.params import (
     BoolParam,
     ChoiceParam,
     FloatParam,
     IntParam,
+    ParamError,
     Registry,
     Smoother,
     VectorParam,
 )
+from live.recommend.picker import KeyPicker
 from live.runtime import Runtime
 from live.voices.kit import ModelVoice, load_model
-from live.voices.latent import MODES, LatentPath
+from live.voices.latent import MODES, WALK_KEYS_PER_S, LatentPath
 from live.voices.model_switch import Crossfade, Ghost, ModelParam, generator_names
 from live.voices.upscale import FrameUpscaler, upscaler_name
 from models.gan import GANConfig, Generator, calibrate_batchnorm
@@ -102,6 +105,7 @@ class VisualVoice(ModelVoice):
         self._analysis_lock = threading.Lock()  # two encoders may finish at once
         self._analysed_seq = -1
         self.analysis_s = 0.0  # encode-pool time spent measuring frames
+        self.picker: KeyPicker | None = None  # recommend mode's keyframe chooser
 
     def add_params(self, registry: Registry) -> None:
         """Register this voice's parameters; after load(), which tells nz."""
@@ -139,6 +143,32 @@ class VisualVoice(ModelVoice):
         registry.watch(self.latent_param.path,
                        lambda c: self._request_jump(self.seed.value, np.asarray(c.value)))
         registry.watch(self.fps.path, lambda c: self._retime())
+
+    def osc_routes(self) -> dict[str, Route]:
+        """/NAME/like: a like of what the voice shows now (a pad on a controller)."""
+        def like(args: list[Any], sender: tuple[str, int]) -> None:
+            if self.rt.recommend is None:
+                raise ParamError(f"/{self.name}/like: this server keeps no likes")
+            self.rt.recommend.like(self.name)
+        return {f"/{self.name}/like": like}
+
+    # -- recommend mode (engine thread) --------------------------------------------
+    def _render_one(self, z: np.ndarray) -> np.ndarray:
+        """One frame of this voice's generator, now (engine thread): a recommend candidate."""
+        model = self.rt.engine.models[self.engine_key]
+        out = model(torch.from_numpy(z[None]).float().to(self.rt.engine.device))
+        return (out.numpy() if getattr(model, "returns_pixels", False) else to_pixels(out))[0]
+
+    def _recommend_step(self, truncation: float, keys_per_frame: float) -> None:
+        recommend = self.rt.recommend
+        assert recommend is not None
+        if self.picker is None:
+            self.picker = KeyPicker(recommend, self.name, self.nz, self._render_one)
+        try:
+            self.picker.step(self.path, truncation, keys_per_frame)
+        except Exception as e:  # an accelerated model that cannot render one: walk plainly
+            log.warning("voice %s: recommend cannot render candidates (%s); walking", self.name, e)
+            self.rt.registry.set(self.mode.path, "walk", source="recommend")
 
     # -- live model switching ---------------------------------------------------
     def _switch_soon(self, name: str) -> None:
@@ -243,6 +273,8 @@ class VisualVoice(ModelVoice):
         truncation = float(self._smooth[self.truncation.path].step(period))
         x, y = self._smooth[self.xy.path].step(period)
         turns = self.path.turns
+        if self.path.mode == "recommend" and self.rt.recommend is not None:
+            self._recommend_step(truncation, speed * WALK_KEYS_PER_S * period)
         z = self.path.step(period, speed, float(x), float(y)) * truncation
         if self.path.turns != turns and self.rt.status is not None:  # the loop came round
             self.rt.status.event_threadsafe("loop", voice=self.name, turn=self.path.turns)
@@ -356,6 +388,7 @@ class VisualVoice(ModelVoice):
             "batch": self.rt.engine.batch.get(self.engine_key),
             "switches": self.switches, "switch_error": self.switch_error,
             "crossfading": self.fade is not None,
+            "recommended": self.picker.chosen if self.picker is not None else 0,
             "analysis_ms": round(1000 * self.analysis_s / self.analyser.frames, 3)
             if self.analyser.frames else None,
         }
