@@ -174,7 +174,7 @@ export class Controls {
 
   toggle(p) {
     // "any value" parameters (panic, reset) are actions: a button, not a box to tick.
-    if (/^any value/i.test(p.doc)) {
+    if (/\bany value\b/i.test(p.doc)) {
       const button = el("button", { type: "button", textContent: p.path.split("/").pop(), title: p.doc,
         onclick: () => this.send(p.path, true) });
       return { nodes: [button, el("span")], show: () => {} };
