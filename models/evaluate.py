@@ -3,7 +3,9 @@
 GAN: sliced Wasserstein distance on Laplacian-pyramid patches vs held-out crops,
 beside real-vs-real and an untrained generator. Music: validation cross-entropy
 per event beside unigram and bigram baselines, pitch-class and key figures.
-Text: validation nats per character on the last 10% of the text.
+Text: validation nats per character on the last 10% of the text. Strokes: nats per
+held-out point beside a Gaussian + pen-bigram baseline (the card's data set, or data/strokes
+built again from the Debian packages).
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ import torch
 from models import metrics
 from models.gan import ImageGenerator
 from models.music_rnn import MusicRNN
+from models.strokes import StrokeRNN
 from models.text_rnn import TextRNN
 from models.weights import WeightsError, apply_bar, load
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"gan": ("gap_closed", ">=", 0.8), "music": ("vs_bigram", ">=", 0.3),
-           "text": ("val_nats_per_char", "<=", 1.55)}
+           "text": ("val_nats_per_char", "<=", 1.55), "strokes": ("nll_gain", ">=", 0.25)}
 
 
 def resolve_data(card: dict[str, Any], override: str | None) -> str:
@@ -43,6 +46,10 @@ def resolve_data(card: dict[str, Any], override: str | None) -> str:
     kind = card["kind"]
     if path == "skimage" or (path and Path(path).exists()):
         return path
+    if kind == "strokes":  # built again from the Debian packages when not here
+        from models.jobs import DEFAULT_STROKES
+
+        return str(DEFAULT_STROKES)
     if kind == "gan":
         if "skimage" in path:
             return "skimage"
@@ -74,6 +81,13 @@ def evaluate(name: str, data: str | None = None, device: str = "cpu",
         ids = torch.tensor(model.encode(read_text(src)), dtype=torch.long)
         n = int(0.9 * len(ids))  # the training convention: first 90% train, last 10% val
         out = metrics.text_metrics(model, ids[:n], ids[n:], device)
+    elif isinstance(model, StrokeRNN):
+        from models.jobs import DEFAULT_STROKES, load_strokes, split_strokes, stroke_metrics
+
+        ds = load_strokes(Path(src), built_by_default=Path(src) == DEFAULT_STROKES)
+        train, held = split_strokes(len(ds))
+        out = stroke_metrics(model, [ds.drawing(i) for i in train], [ds.drawing(i) for i in held],
+                             [int(ds.classes[i]) for i in held], torch.device(device))
     else:
         raise WeightsError(f"model {name!r} of kind {kind!r} has no evaluation")
     key, op, target = TARGETS[kind]

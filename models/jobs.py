@@ -483,15 +483,10 @@ class StrokesJob(RNNJob):
 
     def __init__(self, args: argparse.Namespace, device: torch.device,
                  arch_over: dict[str, Any]) -> None:
-        from models.data import strokes as stroke_data
-
         super().__init__(args, device, arch_over)
         path = Path(args.data) if args.data else DEFAULT_STROKES
-        if not args.data and not (path / "strokes.npz").is_file():
-            stroke_data.build(list(STROKE_PACKAGES), path, command="models.train strokes (default)")
-        ds = stroke_data.load(path)
-        held = [i for i in range(len(ds)) if i % 20 == 19] if len(ds) >= 20 else list(range(len(ds)))
-        train = [i for i in range(len(ds)) if i % 20 != 19] or held
+        ds = load_strokes(path, built_by_default=not args.data)
+        train, held = split_strokes(len(ds))
         self.train_rows = [ds.drawing(i) for i in train]
         self.train_cls = [int(ds.classes[i]) for i in train]
         self.held_rows = [ds.drawing(i) for i in held]
@@ -531,30 +526,52 @@ class StrokesJob(RNNJob):
         loss = self.model.nll(x, y, mask, c)
         return {"loss": clipped_step(self.opts["opt"], loss, self.model)}
 
-    @torch.no_grad()
-    def held_out_nll(self, limit: int | None = None) -> float:
-        """Mean nats per held-out point (all held-out drawings, or the first `limit`)."""
-        self.model.eval()
-        n = len(self.held_rows) if limit is None else min(limit, len(self.held_rows))
-        total, points = 0.0, 0.0
-        for a in range(0, n, 128):
-            idx = list(range(a, min(n, a + 128)))
-            x, y, mask, c = self._batch(idx, self.held_rows, self.held_cls, False)
-            mix, _ = self.model(x, c if self.model.cfg.classes else None)
-            total += float((point_nll(mix, y, self.model.cfg.scale) * mask).sum())
-            points += float(mask.sum())
-        return total / max(points, 1.0)
-
     def validate(self):
-        return self.held_out_nll(None if self.device.type == "cuda" else 200)
+        n = None if self.device.type == "cuda" else 200  # CPU: the first 200 drawings
+        return held_out_nll(self.model, self.held_rows[:n], self.held_cls[:n], self.device)
 
     def evaluate(self) -> dict[str, Any]:
-        val = self.held_out_nll()
-        base = stroke_baseline(self.train_rows, self.held_rows, self.model.cfg.scale)
-        return {"val_nll": round(val, 4), **base,
-                "nll_gain": round(base["baseline_nll"] - val, 4),
-                "units": "nats per held-out point; offsets in units of the data's spread (scale)",
-                "held_out_points": int(sum(len(r) for r in self.held_rows))}
+        return stroke_metrics(self.model, self.train_rows, self.held_rows, self.held_cls,
+                              self.device)
+
+
+def load_strokes(path: Path, built_by_default: bool) -> Any:
+    """A stroke data set; the default one is built from the two Debian packages when missing."""
+    from models.data import strokes as stroke_data
+
+    if built_by_default and not (path / "strokes.npz").is_file():
+        stroke_data.build(list(STROKE_PACKAGES), path, command="models.train strokes (default)")
+    return stroke_data.load(path)
+
+
+def split_strokes(n: int) -> tuple[list[int], list[int]]:
+    """(training, held-out) drawing indices: every 20th held out (all of a tiny set: both)."""
+    held = [i for i in range(n) if i % 20 == 19] if n >= 20 else list(range(n))
+    return [i for i in range(n) if i % 20 != 19] or held, held
+
+
+@torch.no_grad()
+def held_out_nll(model: StrokeRNN, rows: list[np.ndarray], classes: list[int],
+                 device: torch.device) -> float:
+    """Mean nats per point of the drawings `rows` under the model."""
+    model.eval()
+    total, points = 0.0, 0.0
+    for a in range(0, len(rows), 128):
+        x, y, mask, c = (t.to(device) for t in stroke_batch(rows[a:a + 128], classes[a:a + 128]))
+        mix, _ = model(x, c if model.cfg.classes else None)
+        total += float((point_nll(mix, y, model.cfg.scale) * mask).sum())
+        points += float(mask.sum())
+    return total / max(points, 1.0)
+
+
+def stroke_metrics(model: StrokeRNN, train_rows: list[np.ndarray], held_rows: list[np.ndarray],
+                   held_cls: list[int], device: torch.device) -> dict[str, Any]:
+    """The card's figures: held-out NLL beside the Gaussian + pen-bigram baseline."""
+    val = held_out_nll(model, held_rows, held_cls, device)
+    base = stroke_baseline(train_rows, held_rows, model.cfg.scale)
+    return {"val_nll": round(val, 4), **base, "nll_gain": round(base["baseline_nll"] - val, 4),
+            "units": "nats per held-out point; offsets in units of the data's spread (scale)",
+            "held_out_points": int(sum(len(r) for r in held_rows))}
 
 
 JOBS: dict[str, type[Job]] = {"text": TextJob, "music": MusicJob, "gan": GANJob,

@@ -122,44 +122,8 @@ async def test_points_and_strokes_over_websocket(run_server, sink, tmp_path) -> 
     assert [[tuple(p) for p in s] for s in strokes[1:]] == made[1:len(strokes)]
 
 
-def test_a_prime_continues_from_its_last_point(run_server, sink, tmp_path) -> None:
-    server = run_server(patch=patch(tmp_path))
-    sink.wait_for(lambda: sink.count("/draw/point") >= 20)
-    # A stroke down to the bottom right; the pen is still down at its last point.
-    prime = [0.5, 0.5, 1, 0.7, 0.7, 1, 0.9, 0.85, 1]
-    assert send(server, "/draw/prime", *prime, reply=True) is None
-    sink.wait_for(lambda: sink.count("/draw/point") >= 80)
-    stop_cleanly(server, sink)
-
-    events, _ = read_events(tmp_path / "rec" / "events.jsonl")
-    restarts = [e for e in events if e["type"] == "gen" and e["op"] == "restart"]
-    primed = [e for e in restarts if e["prime"]]
-    assert len(primed) == 1 and primed[0]["fed"] == 3
-    got = primed[0]["prime"]
-    assert np.allclose(np.array(got), np.array(prime).reshape(-1, 3), atol=1e-6)  # float32 OSC
-    r = primed[0]["restarts"]
-    after = [(e["x"], e["y"], e["pen"]) for e in events if e["type"] == "draw"
-             and e["restarts"] == r]
-    assert len(after) >= 10
-    # The first point drawn after the prime is a small step from its last point, far from
-    # where an unprimed drawing starts (the top left of the canvas).
-    last = np.array(got[-1][:2])
-    first = np.array(after[0][:2])
-    assert np.linalg.norm(first - last) < 0.1
-    assert np.linalg.norm(first - np.array([0.1, 0.1])) > 0.7
-    # ...and it is what the model says after that prime, with the voice's seed.
-    model, _ = load_draw_model({"model": "random"}, torch.device("cpu"))
-    with torch.inference_mode():
-        gen = DrawGen(model, "draw", 0)
-        gen.restarts = r - 1
-        gen.restart(primed[0]["class"], tuple((x, y, int(p)) for x, y, p in got))
-        again = [gen.step(0.3) for _ in range(len(after))]
-    assert np.allclose(np.array(again), np.array(after), atol=1e-6)
-
-
-def test_bad_input_is_refused_and_changes_nothing(run_server, sink, tmp_path) -> None:
-    server = run_server(patch=patch(tmp_path))
-    sink.wait_for(lambda: sink.count("/draw/point") >= 10)
+def refuse_bad_input(server) -> None:
+    """Each bad value gets /error with what was expected; none changes a parameter."""
     error = send(server, "/draw/class", "nosuch", reply=True)
     assert error is not None and "/draw/class" in error and "one of one, two" in error
     error = send(server, "/draw/prime", 0.5, float("nan"), 1, reply=True)
@@ -177,14 +141,48 @@ def test_bad_input_is_refused_and_changes_nothing(run_server, sink, tmp_path) ->
     assert error is not None and "/draw/rate" in error
     assert server.param("/draw/class") == "one" and server.param("/draw/prime") == []
     assert server.param("/draw/rate") == 80.0
+
+
+def test_bad_input_changes_nothing_and_a_prime_continues_from_its_last_point(
+        run_server, sink, tmp_path) -> None:
+    server = run_server(patch=patch(tmp_path))
+    sink.wait_for(lambda: sink.count("/draw/point") >= 20)
+    refuse_bad_input(server)
     n = sink.count("/draw/point")
-    sink.wait_for(lambda: sink.count("/draw/point") >= n + 20)  # drawing goes on
+    sink.wait_for(lambda: sink.count("/draw/point") >= n + 10)  # drawing goes on
+    # A stroke down to the bottom right; the pen is still down at its last point.
+    prime = [0.5, 0.5, 1, 0.7, 0.7, 1, 0.9, 0.85, 1]
+    assert send(server, "/draw/prime", *prime, reply=True) is None
+    n = sink.count("/draw/point")
+    sink.wait_for(lambda: sink.count("/draw/point") >= n + 40)
     stop_cleanly(server, sink)
+
     events, _ = read_events(tmp_path / "rec" / "events.jsonl")
-    gens = [e for e in events if e["type"] == "gen" and e["voice"] == "draw"]
-    assert sum(g["op"] == "restart" for g in gens) == 1  # only the start: no refusal restarted
-    assert not [e for e in events if e["type"] == "param" and e["path"].startswith("/draw/")
-                and e["source"] == "osc"]
+    restarts = [e for e in events if e["type"] == "gen" and e["op"] == "restart"]
+    assert len(restarts) == 2  # the start and the prime: no refusal restarted anything
+    assert [e["path"] for e in events if e["type"] == "param" and e["source"] == "osc"] \
+        == ["/draw/prime"]  # and none was recorded as applied
+    primed = [e for e in restarts if e["prime"]]
+    assert len(primed) == 1 and primed[0]["fed"] == 3
+    got = primed[0]["prime"]
+    assert np.allclose(np.array(got), np.array(prime).reshape(-1, 3), atol=1e-6)  # float32 OSC
+    r = primed[0]["restarts"]
+    after = [(e["x"], e["y"], e["pen"]) for e in events if e["type"] == "draw"
+             and e["restarts"] == r]
+    assert len(after) >= 10
+    # The first point drawn after the prime is a small step from its last point, far from
+    # where an unprimed drawing starts (the top left of the canvas).
+    last = np.array(got[-1][:2])
+    first = np.array(after[0][:2])
+    assert np.linalg.norm(first - last) < 0.1
+    assert np.linalg.norm(first - np.array([0.1, 0.1])) > 0.7
+    # ...and it is what the model says after that prime, with the voice's seed.
+    model, _ = load_draw_model({"model": "random"}, torch.device("cpu"))
+    gen = DrawGen(model, "draw", 0)
+    gen.restarts = r - 1
+    gen.restart(primed[0]["class"], tuple((x, y, int(p)) for x, y, p in got))
+    again = [gen.step(0.3) for _ in range(len(after))]
+    assert np.allclose(np.array(again), np.array(after), atol=1e-6)
 
 
 def rgba(payload: bytes, info) -> np.ndarray:

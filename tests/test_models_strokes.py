@@ -126,6 +126,10 @@ def test_train_writes_card_with_baseline_and_resume_is_exact(svg_set: Path, tmp_
     assert on_disk["kind"] == "strokes" and on_disk["steps"] == 4
     model, _ = weights.load(str(tmp_path / "w" / "s"))
     assert isinstance(model, StrokeRNN) and model.cfg.classes == ["boxes", "marks"]
+    from models.evaluate import evaluate
+
+    res = evaluate(str(tmp_path / "w" / "s"), data=str(svg_set))  # what shipped: the same figures
+    assert res["val_nll"] == pytest.approx(m["val_nll"], abs=1e-3) and "target_met" in res
     assert resume_matches(["strokes", "--data", str(svg_set), "--val-every", "2"] + TINY,
                           tmp_path, 6)
 
