@@ -15,6 +15,8 @@ from live.analysis.frame import FrameAnalyser
 from live.analysis.hub import osc_messages
 from live.analysis.music import KEYS, MusicAnalyser, estimate_key, tension
 from live.analysis.text import TextAnalyser, rhyme_key
+from models.embed import for_model
+from models.images import load_images
 from tests.conftest import Server, poll_until
 from tests.livetools import OscSink, recv_json, send, write_patch
 
@@ -152,3 +154,17 @@ async def test_a_live_server_sends_and_serves_its_analysis(run_server, sink: Osc
     assert 0.2 <= server.param("/music/temperature") <= 2.0
     assert server.param("/music/temperature") == pytest.approx(0.2 + 1.8 * b, abs=0.3)
     await asyncio.sleep(0)
+
+
+def test_the_embedding_finds_the_training_image_a_frame_is_most_like() -> None:
+    emb = for_model("textures")
+    assert emb is not None and len(emb.names) == len(emb.coords) >= 10
+    ims = load_images("skimage")
+    for im, name in list(zip(ims.images, ims.names, strict=True))[:4]:
+        h, w = im.shape[1:]
+        s = min(h, w)
+        crop = im[:, (h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+        frame = crop.permute(1, 2, 0).numpy()
+        coords, nearest, distance = emb(frame)
+        assert nearest == name and distance < 0.05 and len(coords) == 8
+    assert for_model("corpus") is None  # no embedding beside a music model

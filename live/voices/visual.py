@@ -36,6 +36,7 @@ from live.voices.kit import ModelVoice, load_model
 from live.voices.latent import MODES, WALK_KEYS_PER_S, LatentPath
 from live.voices.model_switch import Crossfade, Ghost, ModelParam, generator_names
 from live.voices.upscale import FrameUpscaler, upscaler_name
+from models import embed
 from models.gan import GANConfig, Generator, calibrate_batchnorm
 from models.weights import WeightsError
 
@@ -101,6 +102,7 @@ class VisualVoice(ModelVoice):
         self.switches = 0
         self.switch_error: str | None = None
         self.upscaler = FrameUpscaler(None)  # the learned one loads with the generator
+        self.embedding: embed.Embedding | None = None  # PCA of the training images, if shipped
         self.analyser = frame_analysis.FrameAnalyser()
         self._analysis_lock = threading.Lock()  # two encoders may finish at once
         self._analysed_seq = -1
@@ -136,7 +138,8 @@ class VisualVoice(ModelVoice):
             "(models/upscale.py) where one is loaded", choices=self.upscaler.modes()))
         self.analysis = add(BoolParam(f"{p}/analysis", True, f"measure every frame: "
                                       f"/analysis/{self.name}/... (brightness, palette, motion...)"))
-        add_analysis_params(registry, self.name, frame_analysis.RANGES)
+        add_analysis_params(registry, self.name, frame_analysis.RANGES | {"nearest_distance": (0, 100)},
+                            strings=("nearest",))
         registry.watch(self.model_param.path, lambda c: self.rt.loop.call_soon_threadsafe(
             self._switch_soon, c.value))
         registry.watch(self.seed.path, lambda c: self._request_jump(c.value, None))
@@ -206,6 +209,7 @@ class VisualVoice(ModelVoice):
             ghost = Ghost(self, old_key)
             self.fade = Crossfade(ghost, self.transition.value)
             self.engine_key, self.model, self.card = key, name, card
+            self.embedding = embed.for_model(name)
             self.rt.engine.add_stream(ghost)
 
         await asyncio.wrap_future(self.rt.engine.call(hand_over))
@@ -244,6 +248,7 @@ class VisualVoice(ModelVoice):
         """Load and warm the generator (on CUDA: half precision, graphs); nz comes from its card."""
         await super().load()
         self.nz = int(self.card["arch"]["nz"])
+        self.embedding = embed.for_model(self.model)
         self.upscaler = FrameUpscaler(upscaler_name(self.spec))
         await self.upscaler.load(self.rt.engine)
 
@@ -362,6 +367,9 @@ class VisualVoice(ModelVoice):
             self._analysed_seq = seq
             t0 = time.perf_counter()
             features = self.analyser(pixels)
+            if self.embedding is not None:  # the generator's training images, in PCA space
+                coords, nearest, distance = self.embedding(pixels)
+                features |= {"embedding": coords, "nearest": nearest, "nearest_distance": distance}
             self.analysis_s += time.perf_counter() - t0
         hub.publish_threadsafe(self.name, "visual", features)
 
