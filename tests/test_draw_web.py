@@ -10,12 +10,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import Server, start_server
+from tests.conftest import ROOT, Server, start_server
+from tests.model_helpers import shipped
 from tests.webtools import launch, needs_chromium, poll
 
 pytestmark = needs_chromium
 
-PATCH = """
+DRAW_PATCH = ROOT / "patches" / "draw.toml"  # the shipped patch: textures under glyphs
+UNTRAINED = """
 [voices.visual]
 kind = "visual"
 model = "random"
@@ -41,9 +43,12 @@ READ = """() => {
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    path = tmp_path / "draw.toml"
-    path.write_text(PATCH)
-    srv = start_server(patch=path)
+    """patches/draw.toml where its models ship (else the same voices untrained)."""
+    path = DRAW_PATCH
+    if not (shipped("glyphs") and shipped("textures")):
+        path = tmp_path / "draw.toml"
+        path.write_text(UNTRAINED)
+    srv = start_server("--osc-out", "127.0.0.1:9", patch=path)
     try:
         yield srv
     finally:

@@ -35,6 +35,7 @@ MAX_PRIME_POINTS = 500  # a prime with more points is refused
 BUFFER_S = 0.5  # sampled points kept ready, in seconds of drawing
 MARGIN, SPAN = 0.1, 0.8  # the model's unit square sits here on the canvas
 MAX_PICTURE = 4000  # points kept for the composite (a drawing is far shorter)
+MAX_DRAWING = 250  # a drawing this long is ended (the longest in the data; a scribble stops)
 Point = tuple[float, float, int]
 
 
@@ -93,6 +94,7 @@ class PointsParam(Param):
 
 
 UNTRAINED_CLASSES = ["one", "two"]
+PREFERRED_CLASSES = ("kanji", "futural")  # the default class where the model has one
 
 
 def untrained_draw_model(spec: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -115,6 +117,7 @@ class DrawGen:
         self.seed = seed
         self.restarts = 0
         self.events = 0  # points sampled since the voice began
+        self.in_drawing = 0  # points of the drawing under way
         self.sampler: StrokeSampler | None = None
 
     def restart(self, cls: str, prime: tuple[Point, ...] = ()) -> dict[str, Any]:
@@ -124,13 +127,20 @@ class DrawGen:
         k = classes.index(cls) if cls in classes else 0
         self.sampler = StrokeSampler(self.model, k, seed_for(self.seed, self.voice, self.restarts))
         fed = self.sampler.prime([(*to_model(x, y), pen) for x, y, pen in prime])
+        self.in_drawing = fed
         return {"op": "restart", "class": cls, "prime": [list(p) for p in prime], "fed": fed}
 
     def step(self, temperature: float) -> Point:
         """The next point on the canvas."""
         assert self.sampler is not None
         self.events += 1
+        self.in_drawing += 1
         x, y, pen = self.sampler.next_point(temperature)
+        if pen != 2 and self.in_drawing >= MAX_DRAWING:
+            pen = 2  # the model did not end it: end it here, and start afresh
+            self.sampler.reset()
+        if pen == 2:
+            self.in_drawing = 0
         cx, cy = to_canvas(x, y)
         return cx, cy, pen
 
@@ -181,7 +191,8 @@ class DrawVoice(ModelVoice):
         self.rate = add(FloatParam(f"{p}/rate", 30.0, "points per second", lo=1, hi=1000))
         self.temperature = add(FloatParam(f"{p}/temperature", 0.4, "sampling temperature "
                                           "(mixture weights, spread and pen)", lo=0.05, hi=2.0))
-        self.cls = add(ChoiceParam(f"{p}/class", self.classes[0], "what to draw: a class of "
+        first = next((c for c in PREFERRED_CLASSES if c in self.classes), self.classes[0])
+        self.cls = add(ChoiceParam(f"{p}/class", first, "what to draw: a class of "
                                    "the model (a font, or kanji)", choices=self.classes))
         self.prime = add(PointsParam(f"{p}/prime", "points the performer drew (x y pen ...); "
                                      "the voice continues from the last", MAX_PRIME_POINTS))
