@@ -159,6 +159,7 @@ BAD = [
     ('kind = "ndi"\nvoice = "visual"\non = "yes"', "on", "'yes' refused, expected true or false"),
     ('kind = "webrtc"\nvoice = "visual"\nport = 70000', None, "port 70000 refused"),
     ('kind = "janus"\nvoice = "visual"\nrtp = "janus"', None, "rtp 'janus' refused, expected \"HOST:PORT\""),
+    ('kind = "janus"\nvoice = "visual"\nrtp = ["a:1", 5]', None, "or a list of them"),
 ]
 
 

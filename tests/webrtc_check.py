@@ -30,7 +30,8 @@ def page_stats(page: Any) -> dict[str, Any]:
 
 
 def watch(url: str, seconds: float, control: bool) -> dict[str, Any]:
-    """Open the viewer at url and measure; with control, move /visual/speed to 0 from the page."""
+    """Open the viewer at url twice (two viewers at once) and measure the first; with control,
+    move /visual/speed to 0 from it."""
     from playwright.sync_api import sync_playwright
 
     out: dict[str, Any] = {}
@@ -40,19 +41,23 @@ def watch(url: str, seconds: float, control: bool) -> dict[str, Any]:
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(url)
+        other = browser.new_page(viewport={"width": 160, "height": 160})
+        other.goto(url)
         try:
-            page.wait_for_function("window.livegenRtc && window.livegenRtc.stats().frames > 20",
-                                   timeout=30000)
+            for p in (page, other):
+                p.wait_for_function("window.livegenRtc && window.livegenRtc.stats().frames > 20",
+                                    timeout=30000)
         except Exception:
             out["stuck"] = page_stats(page) if page.evaluate("!!window.livegenRtc") else None
             out["errors"] = errors
             browser.close()
             return out
-        first = page_stats(page)
+        first, other_first = page_stats(page), page_stats(other)["frames"]
         time.sleep(seconds)
         moving = page_stats(page)
-        out |= {"first": first, "moving": moving,
-                "window_frames": moving["frames"] - first["frames"], "window_s": seconds}
+        out |= {"first": first, "moving": moving, "window_s": seconds,
+                "window_frames": moving["frames"] - first["frames"],
+                "other_window_frames": page_stats(other)["frames"] - other_first}
         if control:
             ack = page.evaluate("window.livegenRtc.set('/visual/speed', 0)")
             time.sleep(2.5)

@@ -21,24 +21,28 @@ KEYFRAME_EVERY_S = 2.0
 DEFAULT_KBPS = 1000
 
 
-def parse_target(text: Any) -> tuple[str, int]:
-    """(host, port) from 'HOST:PORT'; ValueError saying what is expected."""
-    if isinstance(text, str):
-        host, _, port = text.rpartition(":")
-        if host and port.isdigit() and 0 < int(port) < 65536:
-            return host, int(port)
-    raise ValueError(f"rtp {text!r} refused, expected \"HOST:PORT\" of the Janus mountpoint's videoport")
+def parse_targets(value: Any) -> list[tuple[str, int]]:
+    """[(host, port)] from 'HOST:PORT' or a list of them; ValueError saying what is expected."""
+    items = value if isinstance(value, list) and value else [value]
+    out = []
+    for text in items:
+        host, _, port = text.rpartition(":") if isinstance(text, str) else ("", "", "")
+        if not (host and port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError(f"rtp {value!r} refused, expected \"HOST:PORT\" of a Janus mountpoint's "
+                             "videoport, or a list of them (one encode, sent to each)")
+        out.append((host, int(port)))
+    return out
 
 
 class JanusOutput(Output):
-    """A visual voice as VP8 over RTP to Janus (`rtp = "HOST:PORT"`, `bitrate` in kbit/s)."""
+    """A visual voice as VP8 over RTP to Janus (`rtp = "HOST:PORT"` or a list, `bitrate` in kbit/s)."""
 
     kind = "janus"
     formats = (PixelFormat.RGBA,)
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
-        self.target = parse_target(self.settings.get("rtp", "127.0.0.1:5004"))
+        self.targets = parse_targets(self.settings.get("rtp", "127.0.0.1:5004"))
         self.kbps = int(self.settings.get("bitrate", DEFAULT_KBPS))
         self.bytes_sent = 0
         self.packets_sent = 0
@@ -53,7 +57,7 @@ class JanusOutput(Output):
     @classmethod
     def check(cls, settings: Any) -> None:
         """Refuse a bad target or bitrate at patch load."""
-        parse_target(settings.get("rtp", "127.0.0.1:5004"))
+        parse_targets(settings.get("rtp", "127.0.0.1:5004"))
         int_setting(settings, "bitrate", DEFAULT_KBPS, 100, 50_000, "kbit/s")
 
     def open(self) -> str:
@@ -64,9 +68,8 @@ class JanusOutput(Output):
         self._encoder = Vp8Encoder()
         self._encoder.target_bitrate = self.kbps * 1000
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.connect(self.target)  # UDP: no packet yet, only the route
-        host, port = self.target
-        return f"VP8 RTP of voice {self.settings.voice} to Janus at {host}:{port} ({self.kbps} kbit/s)"
+        where = ", ".join(f"{h}:{p}" for h, p in self.targets)
+        return f"VP8 RTP of voice {self.settings.voice} to Janus at {where} ({self.kbps} kbit/s)"
 
     def prepare(self, picture: Picture) -> OutFrame:
         return video_frame(picture, self.settings.size)
@@ -91,12 +94,10 @@ class JanusOutput(Output):
                                payload=payload)
             self._rtp_seq = (self._rtp_seq + 1) & 0xFFFF
             data = packet.serialize()
-            try:
-                self._sock.send(data)
-            except ConnectionRefusedError:  # Janus not up (yet): an ICMP answer; keep going
-                continue
-            self.bytes_sent += len(data)
-            self.packets_sent += 1
+            for target in self.targets:  # the same packets to every Janus (relays, docs/outputs.md)
+                self._sock.sendto(data, target)
+                self.bytes_sent += len(data)
+                self.packets_sent += 1
 
     def close(self) -> None:
         if self._sock is not None:
@@ -104,6 +105,6 @@ class JanusOutput(Output):
             self._sock = None
 
     def status(self) -> dict[str, Any]:
-        return super().status() | {"rtp": f"{self.target[0]}:{self.target[1]}", "kbps": self.kbps,
+        return super().status() | {"rtp": [f"{h}:{p}" for h, p in self.targets], "kbps": self.kbps,
                                    "bytes_sent": self.bytes_sent, "packets_sent": self.packets_sent,
                                    "keyframes": self.keyframes}

@@ -45,7 +45,7 @@ class WebRtcOutput(Output):
         self._rtc_thread: threading.Thread | None = None
         self._tracks: set[Any] = set()
         self._pcs: set[Any] = set()
-        self._latest: Any = None  # the newest av.VideoFrame
+        self._latest: tuple[Any, int] | None = None  # the newest RGB pixels and their pts
         self._latest_seq = -1
         self._t0 = time.monotonic()
         self._server: Any = None
@@ -75,13 +75,9 @@ class WebRtcOutput(Output):
         return video_frame(picture, self.settings.size)
 
     def send(self, frame: OutFrame) -> None:
-        from av import VideoFrame
-
-        video = VideoFrame.from_ndarray(frame.data, format="rgb24")
-        video.pts = int((time.monotonic() - self._t0) * VIDEO_CLOCK)
-        video.time_base = Fraction(1, VIDEO_CLOCK)
+        pts = int((time.monotonic() - self._t0) * VIDEO_CLOCK)
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._publish, video, frame.seq)
+        self._loop.call_soon_threadsafe(self._publish, (frame.data, pts), frame.seq)
 
     def close(self) -> None:
         loop = self._loop
@@ -98,8 +94,8 @@ class WebRtcOutput(Output):
         self._loop = None
 
     # -- the output's event loop ----------------------------------------------------------
-    def _publish(self, video: Any, seq: int) -> None:
-        self._latest, self._latest_seq = video, seq
+    def _publish(self, latest: tuple[Any, int], seq: int) -> None:
+        self._latest, self._latest_seq = latest, seq
         for track in self._tracks:
             track.fresh.set()
 
@@ -204,8 +200,15 @@ class VoiceTrack(_track_base()):  # type: ignore[misc]
         self._seen = -1
 
     async def recv(self) -> Any:
-        while self.output._latest_seq == self._seen:
+        from av import VideoFrame
+
+        while self.output._latest_seq == self._seen or self.output._latest is None:
             self.fresh.clear()
             await self.fresh.wait()
         self._seen = self.output._latest_seq
-        return self.output._latest
+        pixels, pts = self.output._latest
+        # A frame object per viewer: encoders run on executor threads, one per viewer, and
+        # must not share one (two viewers sharing it stalled after a few frames).
+        video = VideoFrame.from_ndarray(pixels, format="rgb24")
+        video.pts, video.time_base = pts, Fraction(1, VIDEO_CLOCK)
+        return video
