@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,7 +194,7 @@ class App:
             rt.recommend = Recommender(state_dir(self.patch), registry, self.options.seed)
         except ControlError as e:
             raise PatchError(str(e)) from None
-        rt.recommend.open()
+        rt.recommend.open(str(self.patch.path))
         rt.analysis.on_visual = lambda voice, features: self._seen(rt, voice, features)
         if rt.recorder is not None:
             registry.listen(rt.recorder.control)
@@ -330,6 +331,8 @@ class App:
                 osc_in.route(address, handler)
             for route, answer in voice.http_routes().items():
                 web.route(route, answer)
+            if rt.analysis is not None:
+                web.route(f"/analysis/{voice.name}", self._analysis_of(rt.analysis, voice.name))
         self.voices = {n: fresh.get(n) or self.voices[n] for n in plan.patch.voices}
         self.outputs.attach(self.voices)  # outputs follow their voice's name to a rebuilt voice
         apply_values(plan.patch, rt.registry, plan.values)  # tried: refused by nothing now
@@ -364,6 +367,13 @@ class App:
                 log.warning("%s", e)
 
     @staticmethod
+    def _analysis_of(hub: AnalysisHub, voice: str) -> Callable[[], dict[str, Any]]:
+        """GET /analysis/NAME: that voice's latest measurement."""
+        def answer() -> dict[str, Any]:
+            return {"voice": voice, **hub.latest.get(voice, {"measured": False})}
+        return answer
+
+    @staticmethod
     def _feed_analysis(rt: Runtime, control: Control) -> None:
         """Analysis values reach mappings and envelopes as if they came in over OSC."""
         if rt.analysis is not None:
@@ -382,6 +392,7 @@ class App:
         rt.registry.remove_under(f"/{old.name}/")
         if rt.analysis is not None:
             rt.analysis.forget(old.name)
+            web.routes.pop(f"/analysis/{old.name}", None)
         if isinstance(old, (VisualVoice, InputVoice)) and isinstance(successor, (VisualVoice, InputVoice)):
             successor.seq = old.seq  # the stream goes on: clients keep newest-wins by sequence
 
@@ -435,6 +446,8 @@ class App:
             self._feed_analysis(rt, self.control)
         if rt.analysis is not None:
             web.route("/analysis", rt.analysis.answer)
+            for name in self.voices:
+                web.route(f"/analysis/{name}", self._analysis_of(rt.analysis, name))
         if rt.recommend is not None:
             web.route("/recommend", rt.recommend.answer)
             web.route("/recommend/presets", rt.recommend.presets)

@@ -142,6 +142,9 @@ async def test_a_live_server_sends_and_serves_its_analysis(run_server, sink: Osc
         msg = await recv_json(ws, "analysis")
         assert msg["voice"] in ("visual", "music", "text") and "kind" in msg
     latest = server.get_json("/analysis")["voices"]
+    assert server.get_json("/analysis/music")["voice"] == "music"
+    status, body = server.get("/analysis/nosuch")
+    assert status == 404 and b"/analysis/nosuch" in body
     assert {"visual", "music", "text"} <= set(latest) and "colourfulness" in latest["visual"]
     schema = {p["path"]: p for p in server.get_json("/schema")["params"]}
     brightness = schema["/analysis/visual/brightness"]

@@ -127,7 +127,8 @@ async def test_likes_over_osc_and_the_websocket_are_learned_and_survive_sigkill(
         server.proc.wait()
     again = start_server(patch=patch)
     try:
-        voices = again.get_json("/recommend")["voices"]
-        assert voices["visual"]["likes"] == 4  # every acknowledged like was kept
+        answer = again.get_json("/recommend")
+        assert answer["voices"]["visual"]["likes"] == 4  # every acknowledged like was kept
+        assert answer["sessions"] == 2
     finally:
         again.stop()

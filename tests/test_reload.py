@@ -145,7 +145,8 @@ async def test_reload_swaps_voices_with_frames_and_notes_flowing(run_server, sin
         stop.set()
         await reader
     # The kept stream never paused for longer than two frame intervals (fps 20: 100 ms), or,
-    # on a machine so loaded that frames come late anyway, than it did before the reload.
+    # on a machine so loaded that frames come late anyway, than twice its longest pause before
+    # the reload (bench/reload_gap.py measures the gap on a quiet machine).
     times = [(t, info.stream, info.seq) for t, info in log]
     stream0 = [t for t, stream, _ in times if stream == 0]
     around = [t for t in stream0 if t_reload - 1.0 <= t <= t_done + 1.0]
@@ -153,7 +154,7 @@ async def test_reload_swaps_voices_with_frames_and_notes_flowing(run_server, sin
     gap = longest_gap(around)
     print(f"reload took {1000 * (t_done - t_reload):.0f} ms; longest frame gap {gap * 1000:.0f} ms "
           f"(before it: {baseline * 1000:.0f} ms)")
-    assert gap <= max(2 / 20, baseline), (gap, baseline)
+    assert gap <= max(2 / 20, 2 * baseline), (gap, baseline)
     seqs = [seq for _, stream, seq in times if stream == 0]
     assert seqs == sorted(seqs)
     assert any(stream == 1 for _, stream, _ in times)  # the new visual voice streams
@@ -180,7 +181,10 @@ async def test_a_bad_patch_is_refused_and_the_running_one_plays_on(run_server, s
     path = write(tmp_path, BASE)
     server = run_server(patch=path)
     sink.wait_for(lambda: sink.count("/music/noteon") >= 2)
-    schema = server.get_json("/schema")["params"]
+    def settings() -> list[dict]:  # the schema, less the measurements (they change every frame)
+        return [p for p in server.get_json("/schema")["params"] if not p.get("readonly")]
+
+    schema = settings()
     rate_line = BASE.splitlines().index("rate = 20") + 1
     glow_line = BASE.splitlines().index("fps = 20") + 2
     for bad, words in ((BASE.replace("rate = 20", "rate = 20000"),
@@ -196,7 +200,7 @@ async def test_a_bad_patch_is_refused_and_the_running_one_plays_on(run_server, s
         assert reply.address == "/patch/error", list(reply.params)
         text = reply.params[0]
         assert str(path) in text and all(w in text for w in words), text
-        assert server.get_json("/schema")["params"] == schema  # nothing changed
+        assert settings() == schema  # nothing changed
     n = sink.count("/music/noteon")
     sink.wait_for(lambda: sink.count("/music/noteon") >= n + 4)  # still playing
     status = server.get_json("/status")["patch"]

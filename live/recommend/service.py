@@ -65,6 +65,8 @@ def migrate(db: sqlite3.Connection) -> None:
                        "voice TEXT NOT NULL, liked INTEGER NOT NULL, weight REAL NOT NULL, "
                        "vector_json TEXT NOT NULL, features_json TEXT NOT NULL, "
                        "params_json TEXT NOT NULL)")
+            db.execute("CREATE TABLE IF NOT EXISTS sessions (id INTEGER PRIMARY KEY, started REAL "
+                       "NOT NULL, ended REAL, patch TEXT NOT NULL)")
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -85,10 +87,11 @@ class Recommender:
             "recommended ones", lo=0, hi=1))
         self.problem: str | None = None
         self._db: sqlite3.Connection | None = None
+        self.session: int | None = None  # this run's row in the sessions table
         self._rng = np.random.default_rng(seed)
 
     # -- storage ------------------------------------------------------------------------------
-    def open(self) -> None:
+    def open(self, patch: str = "") -> None:
         """Open (or make) the database and learn from the moments of earlier shows; a file that
         cannot be read is named and the recommender runs on in memory."""
         try:
@@ -103,6 +106,9 @@ class Recommender:
             log.warning("%s", self.problem)
             return
         self._db = db
+        with db:
+            self.session = db.execute("INSERT INTO sessions (started, patch) VALUES (?, ?)",
+                                      (time.time(), patch)).lastrowid
         for voice, liked, weight, vector, features in rows:
             if vector == "[]":  # a music voice's like: its settings, no picture
                 self.music_likes.setdefault(voice, []).append(json.loads(features))
@@ -118,7 +124,14 @@ class Recommender:
             log.info("recommend: learned from %d moments of earlier shows", len(rows))
 
     def close(self) -> None:
+        """End this session's row and close the database."""
         if self._db is not None:
+            try:
+                with self._db:
+                    self._db.execute("UPDATE sessions SET ended = ? WHERE id = ?",
+                                     (time.time(), self.session))
+            except sqlite3.Error as e:
+                log.warning("recommend: the session's end was not stored: %s", e)
             self._db.close()
             self._db = None
 
@@ -212,7 +225,14 @@ class Recommender:
         most likely to please again, with the features that make them so."""
         return {"voices": {v: {"likes": t.pref.likes, "skips": t.pref.skips}
                            for v, t in self.tastes.items()},
-                "top": self.top(5), "database": str(self.path), "problem": self.problem}
+                "top": self.top(5), "database": str(self.path), "problem": self.problem,
+                "sessions": self.sessions()}
+
+    def sessions(self) -> int:
+        """Runs of the server this database has seen (this one included)."""
+        if self._db is None:
+            return 0
+        return int(self._db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
 
     def top(self, n: int) -> list[dict[str, Any]]:
         """The n liked moments the current preferences rank highest (from the database)."""
