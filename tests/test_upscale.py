@@ -15,8 +15,8 @@ from websockets.asyncio.client import connect
 
 from live.voices.upscale import FrameUpscaler
 from models import weights
-from models.jobs import split_images
 from models.images import ImageSet
+from models.jobs import split_images
 from models.upscale import UpscaleConfig, Upscaler, downscale, psnr, upscale_pixels
 from tests.conftest import Server, poll_until
 from tests.livetools import recv_frames, send, write_patch
