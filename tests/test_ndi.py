@@ -21,6 +21,7 @@ from PIL import Image
 
 from live.frames import unpack
 from tests.conftest import ROOT, Server, poll_until, start_server
+from tests.livetools import send
 from tests.outputs_tools import visual_voice
 
 NDIlib = pytest.importorskip("NDIlib", reason="ndi-python is not installed (pip install 'livegen[ndi]')")
@@ -112,9 +113,12 @@ async def test_ndi_receiver_gets_the_websocket_frames_at_the_server_rate(
     # (An untrained generator draws high-frequency noise, the hardest case for it: ~24 dB here.)
     assert min(scores) > 20, (min(scores), np.median(scores))
     assert np.median(shifted) < np.median(scores) - 5, (np.median(shifted), np.median(scores))
-    # At the server's rate: the receiver got (nearly) every frame rendered while it listened.
-    span = int(seqs.max() - seqs.min()) + 1
-    assert len(seqs) / span >= 0.9, (len(seqs), span)
+    # At the server's rate: over the span it listened, the receiver got (nearly) as many frames
+    # as the WebSocket client did (both newest-wins; on this shared machine either may skip one).
+    first, last = int(seqs.min()), int(seqs.max())
+    ws_in_span = sum(1 for s in ws if first <= s <= last)
+    assert len(seqs) >= 0.9 * ws_in_span and ws_in_span >= 0.8 * (last - first + 1), (
+        len(seqs), ws_in_span, last - first + 1)
 
 
 async def test_ndi_uyvy_scaled_source(ndi_server: Server, tmp_path: Path) -> None:
@@ -155,11 +159,13 @@ async def test_outputs_switch_off_and_on_live(ndi_server: Server) -> None:
     def state() -> str:
         return ndi_server.get_json("/status")["outputs"]["uyvy"]["state"]
 
+    send(ndi_server, "/outputs/uyvy/on", 0)  # OSC off
+    poll_until(lambda: state() == "off", 10)
+    assert state() == "off"
     async with websockets.connect(ndi_server.ws) as ws:
-        for value, want in ((False, "off"), (True, "on")):
-            await ws.send(json.dumps({"op": "set", "path": "/outputs/uyvy/on", "value": value}))
-            poll_until(lambda want=want: state() == want, 10)
-            assert state() == want
+        await ws.send(json.dumps({"op": "set", "path": "/outputs/uyvy/on", "value": True}))  # WS on
+        poll_until(lambda: state() == "on", 10)
+        assert state() == "on"
         await ws.send(json.dumps({"op": "set", "path": "/outputs/uyvy/on", "value": "maybe"}))
         async with asyncio.timeout(5):
             while (reply := json.loads(await _text(ws)))["op"] != "error":
