@@ -15,8 +15,9 @@ from websockets.asyncio.client import connect
 
 from live.likes import LikeStore
 from live.params import FloatParam, ParamError, Registry
-from tests.conftest import PATCHES, Server, start_server
+from tests.conftest import PATCHES, Server
 from tests.livetools import recv_json
+from tests.webtools import patch_in, serving
 
 
 def store(tmp_path: Path) -> LikeStore:
@@ -57,23 +58,10 @@ def test_a_bad_like_is_refused_and_stores_nothing(tmp_path: Path, msg: dict[str,
     assert likes.total() == 0
 
 
-def stage_patch(folder: Path) -> Path:
-    """The stage patch with its state (presets, likes) in folder/state, not beside tests/patches."""
-    patch = folder / "stage.toml"
-    patch.write_text(f'[server]\nstate_dir = "{folder / "state"}"\nwatch = false\n\n'
-                     + (PATCHES / "stage.toml").read_text())
-    return patch
-
-
 @pytest.fixture
 def stage(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
-    srv = start_server("--record", str(tmp_path / "rec"), patch=stage_patch(tmp_path))
-    try:
+    for srv in serving("--record", str(tmp_path / "rec"), patch=patch_in(tmp_path, PATCHES / "stage.toml")):
         yield srv, tmp_path
-    finally:
-        if srv.proc.poll() is None:
-            srv.proc.kill()
-            srv.proc.wait()
 
 
 async def ask(ws: Any, msg: dict[str, Any]) -> dict[str, Any]:
@@ -105,11 +93,7 @@ async def test_likes_over_the_websocket_are_stored_and_recorded(stage: tuple[Ser
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(patch=stage_patch(tmp_path_factory.mktemp("ops")))
-    try:
-        yield srv
-    finally:
-        srv.stop()
+    yield from serving(patch=patch_in(tmp_path_factory.mktemp("ops"), PATCHES / "stage.toml"))
 
 
 async def test_an_audience_prompt_is_rate_limited_per_connection(server: Server) -> None:

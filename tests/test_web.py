@@ -21,8 +21,10 @@ from tests.webtools import (
     launch,
     needs_chromium,
     open_page,
+    patch_in,
     poll,
     screenshot,
+    serving,
     stats,
     wait_stats,
 )
@@ -44,16 +46,8 @@ mode = "loop"
 @pytest.fixture(scope="module")
 def stage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
     folder = tmp_path_factory.mktemp("stage")
-    patch = folder / "stage.toml"
-    patch.write_text(f'[server]\nstate_dir = "{folder / "state"}"\nwatch = false\n\n'
-                     + (PATCHES / "stage.toml").read_text() + PRESETS)
-    srv = start_server(patch=patch)
-    try:
+    for srv in serving(patch=patch_in(folder, PATCHES / "stage.toml", PRESETS)):
         yield srv, folder / "state"
-    finally:
-        if srv.proc.poll() is None:
-            srv.proc.kill()
-            srv.proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -333,10 +327,7 @@ def test_a_refused_like_changes_nothing(server: Server, browser: Any) -> None:
 
 
 def test_one_stream_of_several_is_shown_and_liked(browser: Any, tmp_path: Path) -> None:
-    patch = tmp_path / "two.toml"
-    patch.write_text(f'[server]\nstate_dir = "{tmp_path / "state"}"\n\n'
-                     + (PATCHES / "two_streams.toml").read_text())
-    srv = start_server(patch=patch)
+    srv = start_server(patch=patch_in(tmp_path, PATCHES / "two_streams.toml"))
     try:
         page, console = open_page(browser, srv.http + "/?stream=1")
         wait_stats(page, "s.drawn >= 3")

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import PATCHES, Server
 from tests.livetools import send
-from tests.webtools import launch, needs_chromium, open_page, poll
+from tests.webtools import launch, needs_chromium, open_page, patch_in, poll, serving
 
 pytestmark = needs_chromium
 
@@ -45,6 +45,11 @@ def write_beat_wav(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_beat_wav(tmp_path_factory.mktemp("audio") / "beat.wav")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    yield from serving(patch=patch_in(tmp_path_factory.mktemp("audio-server"), PATCHES / "small.toml"))
 
 
 @pytest.fixture(scope="module")

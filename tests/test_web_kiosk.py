@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Server, start_server
+from tests.conftest import PATCHES, Server, start_server
 from tests.webtools import (
     NETWORK_NOISE,
     canvas_sample,
     launch,
     needs_chromium,
     open_page,
+    patch_in,
     screenshot,
     stats,
     wait_stats,
@@ -38,7 +39,8 @@ def free_port() -> int:
 
 def test_kiosk_draws_again_after_the_server_is_killed_and_restarted(browser: Any, tmp_path: Path) -> None:
     port = free_port()
-    servers: list[Server] = [start_server("--port", str(port))]
+    patch = patch_in(tmp_path, PATCHES / "small.toml")
+    servers: list[Server] = [start_server("--port", str(port), patch=patch)]
     try:
         page, console = open_page(browser, f"http://127.0.0.1:{port}/?kiosk", 800, 500)
         wait_stats(page, "s.drawn >= 3")
@@ -49,7 +51,7 @@ def test_kiosk_draws_again_after_the_server_is_killed_and_restarted(browser: Any
         servers[0].proc.wait()
         wait_stats(page, "s.state !== 'open'", 10000)
         drawn = stats(page)["drawn"]
-        servers.append(start_server("--port", str(port)))  # the same port, as a service restarts it
+        servers.append(start_server("--port", str(port), patch=patch))  # the same port, as a service would
         wait_stats(page, f"s.state === 'open' && s.connects >= 2 && s.drawn > {drawn + 3}", 20000)
         first = canvas_sample(page)
         page.wait_for_timeout(1000)
@@ -64,8 +66,8 @@ def test_kiosk_draws_again_after_the_server_is_killed_and_restarted(browser: Any
                 srv.stop()
 
 
-def test_kiosk_reloads_itself_when_frames_stop_but_the_server_answers(browser: Any) -> None:
-    srv = start_server()
+def test_kiosk_reloads_itself_when_frames_stop_but_the_server_answers(browser: Any, tmp_path: Path) -> None:
+    srv = start_server(patch=patch_in(tmp_path, PATCHES / "small.toml"))
     try:
         page, console = open_page(browser, srv.http + "/?kiosk&stall=2")
         wait_stats(page, "s.drawn >= 3")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, Server, start_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 needs_chromium = pytest.mark.skipif(
@@ -111,3 +111,23 @@ def screenshot(page: Any, tmp_path: Path, name: str) -> Path:
         with Image.open(path) as image:
             image.convert("RGB").quantize(colors=128).save(ROOT / "docs" / name, optimize=True)
     return path
+
+
+def patch_in(folder: Path, source: Path, extra: str = "") -> Path:
+    """A copy of a test patch in folder whose state (presets, likes, ...) stays in folder/state,
+    never beside tests/patches; extra TOML is appended."""
+    patch = folder / source.name
+    patch.write_text(f'[server]\nstate_dir = "{folder / "state"}"\nwatch = false\n\n'
+                     + source.read_text() + extra)
+    return patch
+
+
+def serving(*args: str, patch: Path) -> Iterator[Server]:
+    """Fixture body: a server on that patch, killed after if still running."""
+    srv = start_server(*args, patch=patch)
+    try:
+        yield srv
+    finally:
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()

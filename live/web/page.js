@@ -81,6 +81,8 @@ async function load() {
     presets.build(schema);
     presets.setNames(status.control?.presets || []);
     roll.clock(status.clock);
+    // No music voice, no piano roll: the stream keeps the whole screen.
+    $("roll").classList.toggle("hidden", !Object.values(voices).some((v) => v.kind === "music"));
     maybeRtc(status);
     const prime = schema.params.find((p) => p.type === "string" && p.path.endsWith("/prime"));
     $("prompt").classList.toggle("hidden", !prime || (kiosk && !audiencePrompt));
