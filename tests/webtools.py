@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -123,11 +124,8 @@ def patch_in(folder: Path, source: Path, extra: str = "") -> Path:
 
 
 def serving(*args: str, patch: Path) -> Iterator[Server]:
-    """Fixture body: a server on that patch, killed after if still running."""
+    """Fixture body: a server on that patch, killed after if still running (pytest resumes a
+    fixture after its yield whatever the test did)."""
     srv = start_server(*args, patch=patch)
-    try:
-        yield srv
-    finally:
-        if srv.proc.poll() is None:
-            srv.proc.kill()
-            srv.proc.wait()
+    yield srv
+    srv.stop(signal.SIGKILL)
