@@ -2,6 +2,7 @@
 // output) or through a Janus streaming mountpoint (?janus=http://HOST:8088/janus&mount=1);
 // control stays on livegen's WebSocket. window.livegenRtc.stats() is what the tests read.
 //   /webrtc.html?voice=visual   ?output=NAME   ?signal=ws://HOST:PORT/   ?janus=URL&mount=ID
+//   /webrtc.html?camera=N: send this browser's camera to input stream N instead (frames in)
 
 const params = new URLSearchParams(location.search);
 const video = document.getElementById("video");
@@ -147,5 +148,40 @@ function pixels() {
   return { width: c.width, height: c.height, data: Array.from(g.getImageData(0, 0, c.width, c.height).data) };
 }
 
-window.livegenRtc = { stats: () => ({ ...stats }), set, pixels };
-(params.get("janus") ? janus() : direct()).catch((e) => setState("failed", e.message || e));
+// Frames in: this browser's camera to input stream N over livegen's WebSocket, as LGF1 JPEG
+// frames (docs/outputs.md, "Frames in"); ?camera=N starts it, the tests call it too.
+const sending = { frames: 0, errors: [] };
+async function sendCamera(stream = 0, fps = 15, width = 128, height = 96) {
+  const cam = document.createElement("video");
+  cam.muted = true;
+  cam.srcObject = await navigator.mediaDevices.getUserMedia({ video: { width, height } });
+  await cam.play();
+  const canvas = document.createElement("canvas");
+  canvas.width = width; canvas.height = height;
+  const g = canvas.getContext("2d");
+  control.addEventListener("message", (event) => {
+    const msg = JSON.parse(event.data);
+    if (msg.op === "error" && msg.message.startsWith("frames in")) sending.errors.push(msg.message);
+  });
+  setInterval(() => {
+    if (control.readyState !== WebSocket.OPEN) return;
+    g.drawImage(cam, 0, 0, width, height);
+    canvas.toBlob(async (jpeg) => {
+      const head = new DataView(new ArrayBuffer(32));  // the LGF1 header, little-endian
+      [76, 71, 70, 49].forEach((c, i) => head.setUint8(i, c));
+      head.setUint8(4, 1); head.setUint8(5, stream);
+      head.setUint16(6, width, true); head.setUint16(8, height, true);
+      head.setUint32(12, sending.frames, true);
+      control.send(await new Blob([head, jpeg]).arrayBuffer());
+      sending.frames += 1;
+    }, "image/jpeg", 0.85);
+  }, 1000 / fps);
+}
+
+window.livegenRtc = { stats: () => ({ ...stats }), set, pixels, sendCamera, sending };
+if (params.has("camera")) {
+  control.addEventListener("open", () => sendCamera(Number(params.get("camera") || 0))
+    .catch((e) => sending.errors.push(String(e))));
+} else {
+  (params.get("janus") ? janus() : direct()).catch((e) => setState("failed", e.message || e));
+}
