@@ -4,8 +4,10 @@ One server (untrained generator at 30 fps) with a webrtc and a janus output, in 
 namespace of its own (tests/netns.py: ICE needs a non-loopback interface). For each viewer
 count, side by side: N WebSocket clients reading frames (JPEG, quality 85), N Chromium pages on
 /webrtc.html straight from livegen, and N pages through Janus (deploy/janus). Per path: bytes a
-second per viewer, the server's CPU seconds a second, frames a second each viewer got. Then,
-on a still picture (speed 0), PSNR against the rendered frame of what each path shows.
+second per viewer, the server's CPU seconds a second, frames a second each viewer got. Then
+the quality, PSNR against the rendered frame: on the moving picture (each page shot against
+the rendered frame it best matches, beside the JPEG q85 round trip of those same frames), and
+on a still picture (speed 0).
 """
 
 from __future__ import annotations
@@ -196,6 +198,77 @@ def still_quality(server: Any, browser: Any, janus: bool) -> dict[str, Any]:
     return out
 
 
+class RawFrames(threading.Thread):
+    """Keeps the last few seconds of raw RGBA frames of stream 0 (format rgba), by sequence number."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.ws = connect(url, max_size=2**24, compression=None)
+        self.frames: dict[int, np.ndarray] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            try:
+                msg = self.ws.recv(timeout=1)
+            except TimeoutError:
+                continue
+            except Exception:
+                return
+            if isinstance(msg, bytes):
+                info_, payload = frames.unpack(msg)
+                if info_.stream == 0 and info_.format == frames.RGBA:
+                    self.frames[info_.seq] = np.frombuffer(payload, np.uint8).reshape(
+                        info_.height, info_.width, 4)[..., :3]
+                    self.frames.pop(info_.seq - 300, None)
+
+    def close(self) -> None:
+        self.done.set()
+        self.ws.close()
+
+
+def jpeg_psnr(raw: np.ndarray, quality: int = 85) -> float:
+    """PSNR of raw after the JPEG round trip the WebSocket path makes (same Pillow, same quality)."""
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(raw)).save(out, "JPEG", quality=quality)
+    return psnr(np.asarray(Image.open(out).convert("RGB")), raw)
+
+
+def moving_quality(server: Any, browser: Any, janus: bool, shots: int = 8) -> dict[str, Any]:
+    """A moving picture: each page shot against its best-matching rendered frame (the frame it
+    shows), beside the JPEG q85 round trip of the same rendered frames."""
+    control(server.ws, "/visual/format", "rgba")
+    raw = RawFrames(server.ws)
+    raw.start()
+    out: dict[str, Any] = {}
+    try:
+        for name, on in (("webrtc", True), ("janus", janus)):
+            if not on:
+                continue
+            output = "audience" if name == "janus" else "web"
+            control(server.ws, f"/outputs/{output}/on", True)
+            query = f"voice=visual&janus={JANUS_API}&mount=1" if name == "janus" else "voice=visual"
+            (page,) = open_pages(browser, f"{server.http}/webrtc.html?{query}", 1)
+            time.sleep(2.0)
+            scores, jpeg = [], []
+            for _ in range(shots):
+                shot = page.evaluate("window.livegenRtc.pixels()")
+                shown = np.array(shot["data"], np.uint8).reshape(shot["height"], shot["width"], 4)[..., :3]
+                recent = list(raw.frames.values())[-90:]  # the last 3 s of renders
+                best = max(recent, key=lambda f: psnr(shown, f))
+                scores.append(psnr(shown, best))
+                jpeg.append(jpeg_psnr(best))
+                time.sleep(0.25)
+            page.close()
+            control(server.ws, f"/outputs/{output}/on", False)
+            out[name] = round(statistics.median(scores), 2)
+            out[f"ws_jpeg_q85_same_frames_vs_{name}"] = round(statistics.median(jpeg), 2)
+    finally:
+        raw.close()
+        control(server.ws, "/visual/format", "jpeg")
+    return out
+
+
 def main(argv: list[str]) -> None:
     """Inside the namespace: every viewer count on every path, then the still-picture quality."""
     from playwright.sync_api import sync_playwright
@@ -231,6 +304,7 @@ def main(argv: list[str]) -> None:
                             row = {"viewers": n, "path": name, "error": str(e)[:300]}
                         print(json.dumps(row), file=sys.stderr, flush=True)
                         rows.append(row)
+                moving = moving_quality(server, browser, janus is not None)
                 quality = still_quality(server, browser, janus is not None)
                 browser.close()
         finally:
@@ -239,7 +313,7 @@ def main(argv: list[str]) -> None:
                 janus.terminate()
                 janus.wait(10)
     print(json.dumps({"machine": info("cpu"), "resolution": args.resolution, "seconds": args.seconds,
-                      "rows": rows, "still_psnr_db": quality}), flush=True)
+                      "rows": rows, "moving_psnr_db": moving, "still_psnr_db": quality}), flush=True)
 
 
 if __name__ == "__main__":
@@ -254,4 +328,5 @@ if __name__ == "__main__":
         print("machine:", json.dumps(result["machine"]))
         for row in result["rows"]:
             print(json.dumps(row))
+        print("moving-picture PSNR dB:", json.dumps(result["moving_psnr_db"]))
         print("still-picture PSNR dB:", json.dumps(result["still_psnr_db"]))
