@@ -113,11 +113,9 @@ def strokes_grid(model: StrokeRNN, classes: list[str], n: int, seed: int, temper
     from models.strokes import StrokeSampler
 
     img = Image.new("RGB", (cell * n, cell * len(classes)), "white")
-    d = ImageDraw.Draw(img)
     for row, name in enumerate(classes):
         s = StrokeSampler(model, model.cfg.classes.index(name) if model.cfg.classes else 0,
                           seed=seed + row)
-        d.text((3, row * cell + 2), name, fill=(160, 0, 0))
         for col in range(n):
             pts = [(0.0, 0.0, 0)]  # each drawing starts at the origin, pen up
             for _ in range(max_points):
@@ -126,11 +124,17 @@ def strokes_grid(model: StrokeRNN, classes: list[str], n: int, seed: int, temper
                     break
             else:
                 s.reset()
-            ox, oy, span = col * cell + cell * 0.1, row * cell + cell * 0.1, cell * 0.8
+            tile = Image.new("RGB", (cell, cell), "white")  # a drawing that strays is cut here
+            d = ImageDraw.Draw(tile)
+            o, span = cell * 0.1, cell * 0.8
             for (x0, y0, p0), (x1, y1, _) in zip(pts, pts[1:], strict=False):
                 if p0 == 1:
-                    d.line([(ox + x0 * span, oy + y0 * span), (ox + x1 * span, oy + y1 * span)],
+                    d.line([(o + x0 * span, o + y0 * span), (o + x1 * span, o + y1 * span)],
                            fill="black", width=2)
+            if col == 0:
+                d.text((3, 2), name, fill=(160, 0, 0))
+            d.rectangle([0, 0, cell - 1, cell - 1], outline=(225, 225, 225))
+            img.paste(tile, (col * cell, row * cell))
     return np.asarray(img)
 
 

@@ -130,6 +130,14 @@ def test_train_writes_card_with_baseline_and_resume_is_exact(svg_set: Path, tmp_
 
     res = evaluate(str(tmp_path / "w" / "s"), data=str(svg_set))  # what shipped: the same figures
     assert res["val_nll"] == pytest.approx(m["val_nll"], abs=1e-3) and "target_met" in res
+    from PIL import Image
+
+    from models.sample import main as sample_main
+
+    sample_main([str(tmp_path / "w" / "s"), "--out", str(tmp_path / "g.png"), "--n", "3"])
+    assert Image.open(tmp_path / "g.png").size == (3 * 96, 2 * 96)  # a row per class
+    with pytest.raises(SystemExit):
+        sample_main([str(tmp_path / "w" / "s"), "--out", str(tmp_path / "x.png"), "--class", "nope"])
     assert resume_matches(["strokes", "--data", str(svg_set), "--val-every", "2"] + TINY,
                           tmp_path, 6)
 
