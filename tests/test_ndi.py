@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -179,3 +180,14 @@ async def _text(ws: Any) -> str:
     while isinstance(msg := await ws.recv(), bytes):
         pass
     return msg
+
+
+def test_the_ndi_bench_runs_and_reports_its_machine() -> None:
+    proc = subprocess.run([sys.executable, "-m", "bench.ndi", "--resolutions", "64", "--seconds", "1",
+                           "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["machine"]["cores"] and result["machine"]["commit"]
+    (row,) = result["rows"]
+    assert row["resolution"] == 64 and row["ndi_frames"] > 0 and 0 < row["received_over_rendered"] <= 1
+    assert row["ws_fps_ndi_on"] > 0 and row["ws_fps_ndi_off"] > 0
