@@ -308,10 +308,12 @@ def main(argv: list[str]) -> None:
                 quality = still_quality(server, browser, janus is not None)
                 browser.close()
         finally:
-            server.stop()
-            if janus is not None:
-                janus.terminate()
-                janus.wait(10)
+            try:
+                server.stop()
+            finally:  # Janus goes even when the server is slow to stop
+                if janus is not None:
+                    janus.terminate()
+                    janus.wait(10)
     print(json.dumps({"machine": info("cpu"), "resolution": args.resolution, "seconds": args.seconds,
                       "rows": rows, "moving_psnr_db": moving, "still_psnr_db": quality}), flush=True)
 

@@ -49,9 +49,11 @@ def main(args: list[str]) -> None:
         try:
             result = watch_server(server, f"voice=visual&janus={JANUS_API}&mount=1", "audience", seconds)
         finally:
-            server.stop()
-            janus.terminate()
-            janus.wait(10)
+            try:
+                server.stop()
+            finally:  # Janus goes even when the server is slow to stop
+                janus.terminate()
+                janus.wait(10)
         result["janus_log"] = (Path(tmp) / "janus.log").read_text()[-2000:] if "first" not in result else ""
     print(json.dumps(result), flush=True)
 
