@@ -329,6 +329,12 @@ class Registry:
         """Call listener after each applied change of one path."""
         self._watchers.setdefault(path, []).append(listener)
 
+    def unwatch(self, path: str, listener: Listener) -> None:
+        """Stop calling a listener watch() registered."""
+        listeners = self._watchers.get(path, [])
+        if listener in listeners:
+            listeners.remove(listener)
+
     def listen(self, listener: Listener) -> None:
         """Call listener after every applied change."""
         self._listeners.append(listener)

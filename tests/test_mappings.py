@@ -172,7 +172,7 @@ def test_choice_sweep_notes_and_pitchbend(reg: Registry) -> None:
     ({"osc": "/a", "target": "/visual/speed", "colour": 1}, "unknown key(s) ['colour']"),
     ({"osc": "/a", "target": "/visual/speed", "out": [0, 9]}, "/visual/speed: 9.0 refused"),
     ({"osc": "/a", "target": "/visual/mode", "action": "toggle"}, "toggle needs a bool"),
-    ({"osc": "/visual/seed", "target": "/visual/speed"}, "is a parameter itself"),
+    ({"osc": "/visual/speed", "target": "/visual/speed"}, "would map to itself"),
     ({"cc": 300, "target": "/visual/speed"}, "key 'cc': 300 refused"),
 ])
 def test_validation_errors_name_file_index_and_key(reg: Registry, table: dict, expected: str) -> None:
@@ -255,7 +255,7 @@ def test_a_mapped_cc_through_a_mido_input_moves_its_target(tmp_path: Path) -> No
     try:
         with played.open("a") as f:  # truncation 1.0 of [0, 2] is x = 0.5; +3 ticks of 0.1
             f.write("control_change channel=1 control=74 value=3 time=0\n")
-            f.write("control_change channel=0 control=21 value=80 time=0\n")
+            f.write("control_change channel=0 control=21 value=64 time=0\n")  # 3rd of 5 modes
         poll_until(lambda: srv.param("/visual/mode") == "hold", timeout=10)
         assert srv.param("/visual/truncation") == pytest.approx(1.6)
         assert srv.param("/visual/mode") == "hold"
@@ -289,7 +289,7 @@ def shipped(tmp_path: Path, name: str) -> Path:
 def test_the_shipped_touchosc_patch_maps_its_layout(tmp_path: Path) -> None:
     srv = start_server("--host", "127.0.0.1", patch=shipped(tmp_path, "touchosc.toml"))
     try:
-        send(srv, "/1/rotary1", 0.9)
+        send(srv, "/1/rotary1", 0.7)  # the fourth of five modes: xy
         send(srv, "/3/xy", 0.75, 0.25)
         send(srv, "/2/fader5", 0.0)
         poll_until(lambda: srv.param("/visual/mode") == "xy" and srv.param("/text/rate") == 2.0, timeout=10)
@@ -330,3 +330,16 @@ async def test_the_shipped_duo_patch_plays_two_streams_and_two_voices_on_two_cha
     events, _ = read_events(tmp_path / "rec" / "events.jsonl")
     channels = {(e["voice"], e["channel"]) for e in events if e["type"] == "note"}
     assert channels == {("chorale", 1), ("jig", 2)}
+
+
+def test_a_parameter_as_source_the_rooms_audio_drives_the_picture(tmp_path: Path) -> None:
+    patch = tmp_path / "audio.toml"
+    patch.write_text((PATCHES / "small.toml").read_text() + '\n[[mappings]]\nosc = "/audio/low"\n'
+                     'target = "/visual/speed"\nout = [0, 4]\n')
+    srv = start_server(patch=patch)
+    try:
+        send(srv, "/audio/low", 0.5)  # what the page's microphone sends
+        poll_until(lambda: srv.param("/visual/speed") == pytest.approx(2.0), timeout=10)
+        assert srv.param("/audio/low") == 0.5  # the source keeps its own value
+    finally:
+        srv.stop()

@@ -163,7 +163,8 @@ def test_attribute_queries_and_errors(server: Server) -> None:
     send(server, "/visual/truncation", 0.25)
     poll_until(lambda: server.param("/visual/truncation") == 0.25, 5.0)
     assert oq_json(server, "/visual/truncation?VALUE") == {"VALUE": [0.25]}
-    assert oq_json(server, "/visual/mode?RANGE") == {"RANGE": [{"VALS": ["walk", "loop", "hold", "xy"]}]}
+    modes = ["walk", "loop", "hold", "xy", "recommend"]
+    assert oq_json(server, "/visual/mode?RANGE") == {"RANGE": [{"VALS": modes}]}
     assert oq_json(server, "/visual/xy?TYPE") == {"TYPE": "ff"}
     assert oq_json(server, "/visual/seed?ACCESS") == {"ACCESS": 3}
     assert oq_json(server, "/visual/speed/?FULL_PATH") == {"FULL_PATH": "/visual/speed"}

@@ -101,7 +101,7 @@ def test_http_status_schema_and_page(server: Server) -> None:
                  "/visual/latent", "/visual/seed", "/visual/fps"):
         assert {"path", "type", "default", "value", "doc"} <= set(params[path])
     assert params["/visual/speed"]["range"] == [0, 8]
-    assert params["/visual/mode"]["choices"] == ["walk", "loop", "hold", "xy"]
+    assert params["/visual/mode"]["choices"] == ["walk", "loop", "hold", "xy", "recommend"]
     status, page = server.get("/")
     assert status == 200 and b"<canvas" in page and b"/ws" in page
     for bad in ("/../server.py", "/missing.js", "/%2e%2e/server.py", "/web/../../server.py"):

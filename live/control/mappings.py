@@ -250,9 +250,10 @@ def parse_mapping(table: Any, registry: Registry) -> Mapping:
         raise ControlError(f"key 'target': unknown parameter {target!r}; GET /schema lists them")
     if registry[target].readonly:
         raise ControlError(f"key 'target': {target} is read-only (a measurement); map it as a source")
-    # A measurement (read-only, /analysis/...) is a source; any other parameter is its own address.
-    if source.kind == "osc" and source.address in registry and not registry[source.address].readonly:
-        raise ControlError(f"key 'osc': {source.address} is a parameter itself, already an OSC address")
+    # A parameter as the source (a measurement, /analysis/..., or the room's /audio/... that
+    # the page sets): the mapping follows its changes; it may not drive itself.
+    if source.kind == "osc" and source.address == target:
+        raise ControlError(f"key 'osc': {source.address} would map to itself")
     m = Mapping(source, target, _pair(table["in"], "in") if "in" in table else DEFAULT_IN[source.kind])
     _parse_shape(m, table)
     m.invert = _flag(table.get("invert", False), "invert")

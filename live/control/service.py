@@ -94,12 +94,25 @@ class Control:
                 raise ControlError(f"{where}: [control] key 'morph': unknown preset {name!r}; presets: "
                                    f"{', '.join(sorted(self.presets.named)) or 'none'}")
         self.learn = Learn(registry, patch.path)
+        # Mappings whose source is a parameter (/audio/low) follow its changes.
+        self._followed = [(m.source.address, self._follower(m.source.address))
+                          for m in self.mapper.mappings
+                          if m.source.kind == "osc" and m.source.address in registry]
+        for path, follower in self._followed:
+            registry.watch(path, follower)
         self.quantise = str(table.get("quantise", "none"))
         self.midi_spec: str | None = table.get("midi_in")
         self.midi_port: Any = None
         self.midi_problem: str | None = None
         self.reply: Reply = lambda sender, address, *args: None
         self._timers: list[asyncio.TimerHandle] = []
+
+    def _follower(self, path: str) -> Callable[[Any], None]:
+        def follow(change: Any) -> None:
+            value = change.value
+            self.loop.call_soon_threadsafe(self.mapper.osc, path, list(value) if isinstance(
+                value, tuple) else [value])
+        return follow
 
     def _add_morph_params(self, registry: Registry, names: list[str]) -> None:
         """/preset/from, /preset/to and /preset/position: a morph as parameters, so a fader
@@ -163,6 +176,8 @@ class Control:
             timer.cancel()
         self.applier.stop()
         self.modulators.stop()
+        for path, follower in self._followed:
+            self.registry.unwatch(path, follower)
         if self.midi_port is not None:
             self.midi_port.close()
         self.store.close()

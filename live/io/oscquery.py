@@ -62,6 +62,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "/*/in/note": ("ii", "a played note (pitch, velocity; 0 ends it) for call and response"),
     "/*/panic": ("", "all notes off now"),
     "/*/reset": ("", "start the text again from its prime"),
+    "/*/like": ("", "like what the voice shows or plays now (the recommender learns from it)"),
 }
 # Attributes a node can have here, and the proposal's others that this server does not serve.
 SERVED = ("FULL_PATH", "CONTENTS", "TYPE", "VALUE", "RANGE", "ACCESS", "DESCRIPTION", "UNIT")

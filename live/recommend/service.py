@@ -30,7 +30,7 @@ log = logging.getLogger("livegen.recommend")
 CANDIDATES = 8  # keyframes rendered and scored for each one the walk takes
 SKIP_EVERY_S = 3.0
 SKIP_WEIGHT = 0.3
-SCHEMA_VERSION = 1  # PRAGMA user_version of recommend.sqlite; migrate() upgrades older files
+SCHEMA_VERSION = 2  # PRAGMA user_version of recommend.sqlite; migrate() upgrades older files
 
 
 @dataclass
@@ -54,7 +54,7 @@ class VoiceTaste:
 
 
 def migrate(db: sqlite3.Connection) -> None:
-    """Bring a database file to SCHEMA_VERSION (version 0: a new file)."""
+    """Bring a database file to SCHEMA_VERSION: version 0 is a new file, 1 had no sessions."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise sqlite3.DatabaseError(f"made by a newer livegen (schema {version}, this one "
@@ -65,6 +65,7 @@ def migrate(db: sqlite3.Connection) -> None:
                        "voice TEXT NOT NULL, liked INTEGER NOT NULL, weight REAL NOT NULL, "
                        "vector_json TEXT NOT NULL, features_json TEXT NOT NULL, "
                        "params_json TEXT NOT NULL)")
+        if version < 2:
             db.execute("CREATE TABLE IF NOT EXISTS sessions (id INTEGER PRIMARY KEY, started REAL "
                        "NOT NULL, ended REAL, patch TEXT NOT NULL)")
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -88,27 +89,21 @@ class Recommender:
         self.problem: str | None = None
         self._db: sqlite3.Connection | None = None
         self.session: int | None = None  # this run's row in the sessions table
+        self.patch = ""
         self._rng = np.random.default_rng(seed)
 
     # -- storage ------------------------------------------------------------------------------
     def open(self, patch: str = "") -> None:
-        """Open (or make) the database and learn from the moments of earlier shows; a file that
-        cannot be read is named and the recommender runs on in memory."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=5.0)
-            db.execute("PRAGMA journal_mode=WAL")  # a killed server loses no committed like
-            migrate(db)
-            rows = db.execute("SELECT voice, liked, weight, vector_json, features_json FROM moments "
-                              "ORDER BY id").fetchall()
-        except (sqlite3.Error, OSError) as e:
-            self.problem = f"recommend: {self.path} cannot be used ({e}); likes are kept in memory only"
-            log.warning("%s", self.problem)
+        """Learn from the moments of earlier shows, if a database is there (it is made on the
+        first like); a file that cannot be used is named and the recommender runs in memory."""
+        self.patch = patch
+        if not self.path.exists():
             return
-        self._db = db
-        with db:
-            self.session = db.execute("INSERT INTO sessions (started, patch) VALUES (?, ?)",
-                                      (time.time(), patch)).lastrowid
+        db = self._connect()
+        if db is None:
+            return
+        rows = db.execute("SELECT voice, liked, weight, vector_json, features_json FROM moments "
+                          "ORDER BY id").fetchall()
         for voice, liked, weight, vector, features in rows:
             if vector == "[]":  # a music voice's like: its settings, no picture
                 self.music_likes.setdefault(voice, []).append(json.loads(features))
@@ -122,6 +117,26 @@ class Recommender:
             taste.pref.fit(steps=8)
         if rows:
             log.info("recommend: learned from %d moments of earlier shows", len(rows))
+
+    def _connect(self) -> sqlite3.Connection | None:
+        """Open (or make) the database, migrated, with this run's session row; None (and the
+        problem named) if it cannot be used."""
+        if self._db is not None or self.problem is not None:
+            return self._db
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=5.0)
+            db.execute("PRAGMA journal_mode=WAL")  # a killed server loses no committed like
+            migrate(db)
+            with db:
+                self.session = db.execute("INSERT INTO sessions (started, patch) VALUES (?, ?)",
+                                          (time.time(), self.patch)).lastrowid
+        except (sqlite3.Error, OSError) as e:
+            self.problem = f"recommend: {self.path} cannot be used ({e}); likes are kept in memory only"
+            log.warning("%s", self.problem)
+            return None
+        self._db = db
+        return db
 
     def close(self) -> None:
         """End this session's row and close the database."""
@@ -137,13 +152,16 @@ class Recommender:
 
     def _store(self, voice: str, liked: bool, weight: float, vector: np.ndarray,
                features: dict[str, Any]) -> None:
-        if self._db is None:
+        if not liked and self._db is None:
+            return  # skips alone make no file: the database starts with the first like
+        db = self._connect()
+        if db is None:
             return
         params = {p.path: p.value for p in self.registry.params.values()
                   if p.path.startswith(f"/{voice}/") and isinstance(p.value, (int, float, str))}
         try:
-            with self._db:
-                self._db.execute(
+            with db:
+                db.execute(
                     "INSERT INTO moments (t, voice, liked, weight, vector_json, features_json, "
                     "params_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (time.time(), voice, int(liked), weight, json.dumps(vector.round(5).tolist()),
