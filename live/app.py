@@ -431,7 +431,8 @@ class App:
     async def _open_sockets(self, rt: Runtime) -> tuple[int, int]:
         """HTTP and WebSocket, then OSC in; each voice's routes on them. Returns both ports."""
         likes = LikeStore(state_dir(self.patch), rt.registry, lambda: self.voices,
-                          lambda like: self._liked(rt, like))
+                          lambda like: self._liked(rt, like),
+                          lambda voice: rt.analysis.latest.get(voice, {}) if rt.analysis else {})
         web = self.web = WebServer(rt.registry, rt.frames, rt.events, self.status, likes)
         osc_in = self.osc_in = OscIn(rt.registry)
         web.commands = osc_in.routes  # the page's preset and bookmark buttons call these

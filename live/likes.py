@@ -64,16 +64,41 @@ def check_like(msg: dict[str, Any], voices: list[str]) -> dict[str, Any]:
     return out
 
 
+SCHEMA_VERSION = 2  # PRAGMA user_version of likes.sqlite
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring likes.sqlite to SCHEMA_VERSION: 0 is a new file, 1 had no model or features."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(f"made by a newer livegen (schema {version}, this one reads "
+                                    f"{SCHEMA_VERSION})")
+    with db:
+        if version < 1:
+            db.execute("CREATE TABLE IF NOT EXISTS likes (id INTEGER PRIMARY KEY, t REAL NOT NULL, "
+                       "voice TEXT, seq INTEGER, stamp INTEGER, note TEXT, "
+                       "params_json TEXT NOT NULL, latents_json TEXT NOT NULL)")
+        if version < 2:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(likes)")}
+            if "model" not in columns:
+                db.execute("ALTER TABLE likes ADD COLUMN model TEXT")
+            if "features_json" not in columns:
+                db.execute("ALTER TABLE likes ADD COLUMN features_json TEXT NOT NULL DEFAULT '{}'")
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
 class LikeStore:
     """Appends likes to likes.sqlite in the state folder, created on the first like."""
 
     def __init__(self, folder: Path, registry: Registry, voices: Voices,
-                 record: Writer | None = None) -> None:
+                 record: Writer | None = None,
+                 measured: Callable[[str], dict[str, Any]] = lambda voice: {}) -> None:
         self.folder = folder
         self.path = folder / "likes.sqlite"
         self.registry = registry
         self.voices = voices
         self.record = record
+        self.measured = measured  # a voice's latest analysis features
         self.count = 0  # likes taken by this process
 
     @functools.cached_property
@@ -81,10 +106,7 @@ class LikeStore:
         """The database, created (with its folder) on first use."""
         self.folder.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path)
-        with db:
-            db.execute("CREATE TABLE IF NOT EXISTS likes (id INTEGER PRIMARY KEY, t REAL NOT NULL, "
-                       "voice TEXT, seq INTEGER, stamp INTEGER, note TEXT, "
-                       "params_json TEXT NOT NULL, latents_json TEXT NOT NULL)")
+        migrate(db)
         return db
 
     def _exists(self) -> bool:
@@ -97,17 +119,21 @@ class LikeStore:
         fields = check_like(msg, list(visual))
         params = {p.path: _jsonable(p.value) for p in self.registry.params.values()}
         latents = {n: _jsonable(z) for n, v in visual.items() if (z := latent_reader(v)()) is not None}
+        voice = fields["voice"]
+        model = getattr(self.voices().get(voice), "model", None) if voice is not None else None
+        features = {k: _jsonable(v) for k, v in self.measured(voice).items()} if voice else {}
         t = time.time()
         try:
             cur = self.db.execute(
-                "INSERT INTO likes (t, voice, seq, stamp, note, params_json, latents_json) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (t, fields["voice"], fields.get("seq"), fields.get("stamp"), fields.get("note"),
-                 json.dumps(params), json.dumps(latents)))
+                "INSERT INTO likes (t, voice, seq, stamp, note, params_json, latents_json, model, "
+                "features_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (t, voice, fields.get("seq"), fields.get("stamp"), fields.get("note"),
+                 json.dumps(params), json.dumps(latents), model, json.dumps(features)))
             self.db.commit()
         except sqlite3.Error as e:  # a full disk, a read-only folder: the like is refused, said so
             raise ParamError(f"like: not stored in {self.path}: {e}") from None
-        like = {"like": cur.lastrowid, "t": t, **fields, "params": params, "latents": latents}
+        like = {"like": cur.lastrowid, "t": t, **fields, "params": params, "latents": latents,
+                "model": model, "features": features}
         self.count += 1
         if self.record is not None:
             self.record({"type": "like", **like})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -137,3 +138,25 @@ async def test_call_reaches_presets_and_bookmarks_only(server: Server) -> None:
                 ({"address": 5}, "call: '5' refused")):
             reply = await ask(ws, {"op": "call", **msg})
             assert reply["op"] == "error" and expected in reply["message"], reply
+
+
+def test_a_like_keeps_the_model_and_the_analysis_and_an_old_file_is_migrated(tmp_path: Path) -> None:
+    folder = tmp_path / "state"
+    folder.mkdir()
+    old = sqlite3.connect(folder / "likes.sqlite")  # a file written before model and features
+    old.execute("CREATE TABLE likes (id INTEGER PRIMARY KEY, t REAL NOT NULL, voice TEXT, "
+                "seq INTEGER, stamp INTEGER, note TEXT, params_json TEXT NOT NULL, "
+                "latents_json TEXT NOT NULL)")
+    old.execute("INSERT INTO likes (t, voice, params_json, latents_json) VALUES (1, 'v', '{}', '{}')")
+    old.execute("PRAGMA user_version = 1")
+    old.commit()
+    old.close()
+    voice = type("V", (), {"kind": "visual", "model": "textures", "path": None})()
+    store = LikeStore(folder, Registry(), lambda: {"v": voice},
+                      measured=lambda name: {"brightness": 0.25, "nearest": "brick.png"})
+    like = store.add({"op": "like", "voice": "v"})
+    assert like["model"] == "textures" and like["features"]["nearest"] == "brick.png"
+    row = store.db.execute("SELECT model, features_json FROM likes ORDER BY id DESC").fetchone()
+    assert row[0] == "textures" and json.loads(row[1])["brightness"] == 0.25
+    assert store.total() == 2 and store.db.execute("PRAGMA user_version").fetchone()[0] == 2
+    store.close()
