@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     sample = [an(render(sample_path.step(1.0, 1.0))) for _ in range(60)]
     tastes = {"warm_bright": warm_bright, "high_motion": high_motion,
               "one_image": like_image(sample[17])}
-    marks = [m for m in (10, 50, args.likes) if m <= args.likes]
+    marks = sorted({m for m in (10, 50, args.likes) if m <= args.likes})
     out: dict[str, Any] = {"machine": info("cpu"), "model": args.model, "likes": args.likes,
                            "fps": FPS, "key_s": KEY_S, "tastes": {}}
     t0 = time.time()
