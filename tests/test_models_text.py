@@ -177,7 +177,7 @@ def test_missing_model_names_the_available_ones(tmp_path: Path) -> None:
         weights.load("nosuch")
     msg = str(e.value)
     assert "model 'nosuch' not found in" in msg and "models/weights" in msg
-    assert "available: corpus (music), shakespeare (text), textures (gan)" in msg
+    assert "available: corpus (music), glyphs (strokes), shakespeare (text), textures (gan)" in msg
     with pytest.raises(weights.WeightsError, match="available: none"):
         weights.load(str(tmp_path / "nosuch"))
 
