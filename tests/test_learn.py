@@ -121,7 +121,7 @@ def test_learn_a_midi_cc_on_a_real_server(tmp_path: Path) -> None:
             reply = OscMessage(s.recvfrom(65536)[0])
             assert (reply.address, reply.params) == ("/learn/learned", ["cc 16 ch 5", "/visual/mode"])
             with played.open("a") as f:
-                f.write("control_change channel=4 control=16 value=127 time=0\n")
+                f.write("control_change channel=4 control=16 value=100 time=0\n")  # 4th of 5: xy
             poll_until(lambda: srv.param("/visual/mode") == "xy", timeout=10)
             assert srv.param("/visual/mode") == "xy"
             s.sendto(osc("/learn/save"), srv.osc)
