@@ -90,7 +90,8 @@ def test_overlay_draws_the_points_and_sends_a_mouse_prime(server: Server, browse
     assert lit.sum() > 20, got["stats"]
     allowed = near(got["w"], got["h"], got["picture"], radius=3.0)  # width 3, antialiased
     assert not np.any(lit & ~allowed), "pixels lit away from the drawn lines"
-    assert np.all(rgba[lit & (rgba[..., 3] == 255)][:, :3] == [255, 64, 64])  # #ff4040
+    opaque = rgba[lit & (rgba[..., 3] == 255)][:, :3].astype(int)  # #ff4040, up to rounding
+    assert np.all(np.abs(opaque - [255, 64, 64]) <= 2), np.unique(opaque, axis=0)[:5]
 
     # A stroke drawn with the mouse becomes /draw/prime on the server, and comes back.
     box = page.locator("#pen").bounding_box()
