@@ -34,7 +34,8 @@ def test_the_page_draws_the_webrtc_track_and_takes_no_websocket_frames(watched: 
     start, end = watched["rtc"]["start"], watched["rtc"]["end"]
     assert end["via"] == "webrtc"
     assert end["drawn"] - start["drawn"] >= 20  # two seconds of a 30 fps track
-    assert end["received"] == start["received"]  # frames over the WebSocket are off meanwhile
+    # Frames over the WebSocket are off meanwhile (one may have been in flight at the switch).
+    assert end["received"] - start["received"] <= 1
     first, last = watched["rtc"]["first"], watched["rtc"]["last"]
     assert first["spread"] > 10 and last["sum"] != first["sum"]  # a picture, and it moves
     assert watched["errors"] == []
