@@ -193,6 +193,7 @@ def test_toml_round_trip(reg: Registry) -> None:
         assert parse_mapping(again, reg) == m
 
 
+@pytest.mark.flaky(reruns=2)  # when it happened: see tests/README.md
 def test_quantised_and_smoothed_apply_on_the_loop(reg: Registry) -> None:
     async def run() -> None:
         clock = Clock(bpm=240)  # a beat is 0.25 s

@@ -198,6 +198,7 @@ def test_backend_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     return log
 
 
+@pytest.mark.flaky(reruns=2)  # when it happened: see tests/README.md
 def test_clock_out_follows_the_clock_at_two_tempos(test_backend: Path) -> None:
     clock = started_clock(240.0)
     sched = Scheduler(clock, spin_s=0.002, realtime=False)

@@ -85,6 +85,7 @@ def test_validation(reg: Registry, table: dict, expected: str) -> None:
     assert str(err.value).startswith("patch file p.toml: modulators[0]") and expected in str(err.value)
 
 
+@pytest.mark.flaky(reruns=2)  # when it happened: see tests/README.md
 def test_an_lfo_moves_its_target_in_tempo(tmp_path: Path) -> None:
     rec = tmp_path / "rec"
     srv = start_server("--record", str(rec), patch=copy_patch(tmp_path))

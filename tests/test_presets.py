@@ -95,6 +95,7 @@ def test_recall_and_morph_reach_the_stored_values(tmp_path: Path) -> None:
         srv.stop()
 
 
+@pytest.mark.flaky(reruns=2)  # when it happened: see tests/README.md
 def test_quantised_recall_lands_on_the_next_beat(tmp_path: Path) -> None:
     rec = tmp_path / "rec"
     srv = start_server("--record", str(rec), patch=copy_patch(tmp_path))

@@ -32,6 +32,7 @@ def no_hanging_notes(sink: OscSink) -> bool:
     return True
 
 
+@pytest.mark.flaky(reruns=2)  # when it happened: see tests/README.md
 def test_sigterm_leaves_a_complete_recording_with_its_tempo_map(run_server, sink, tmp_path) -> None:
     server = run_server()
     sink.wait_for(lambda: sink.count("/music/note") >= 20)

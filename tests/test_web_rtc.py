@@ -29,6 +29,7 @@ def watched() -> dict[str, Any]:
     return run_in_netns("tests.web_rtc_check")
 
 
+@pytest.mark.flaky(reruns=2)  # when it happened: see tests/README.md
 def test_the_page_draws_the_webrtc_track_and_takes_no_websocket_frames(watched: dict[str, Any]) -> None:
     assert "rtc" in watched, json.dumps(watched)[:2000]
     start, end = watched["rtc"]["start"], watched["rtc"]["end"]
