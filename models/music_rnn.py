@@ -7,7 +7,7 @@ steps of 1/steps_per_beat of a beat, never in seconds, so a tempo change applies
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -191,11 +191,13 @@ class MusicSampler:
 
     def next_event(self, temperature: float = 1.0, top_p: float = 1.0, density: float = 0.0,
                    transpose: int = 0, key: int | str | None = None,
-                   key_strength: float = 3.0) -> Event:
+                   key_strength: float = 3.0, chord: Sequence[int] = (),
+                   chord_strength: float = 2.5) -> Event:
         """Sample, feed back and return the next event; pitches come out transposed.
 
         density > 0 favours note-ons over time shifts (log-odds added), < 0 the reverse.
-        key (a tonic such as 'G' or 'Em') lowers note-ons outside its scale by key_strength.
+        key (a tonic such as 'G' or 'Em') lowers note-ons outside its scale by key_strength;
+        chord (pitch classes a band plays) lowers those outside it by chord_strength.
         """
         v = self.vocab
         for p, (out, on_step) in self.sounding.items():  # release a note held too long
@@ -227,6 +229,10 @@ class MusicSampler:
             in_key = np.zeros(12, dtype=bool)
             in_key[[(tonic + d) % 12 for d in MAJOR]] = True
             on[~in_key[out_pitch % 12]] -= key_strength
+        if len(chord):
+            in_chord = np.zeros(12, dtype=bool)
+            in_chord[list(chord)] = True
+            on[~in_chord[out_pitch % 12]] -= chord_strength
         tok = sample_logits(logits, temperature, top_p, self.rng)
         kind, value = v.kind(tok)
         if kind == "note_on":

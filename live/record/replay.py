@@ -38,7 +38,7 @@ def regenerate_music(name: str, spec: dict[str, Any], seed: int,
     def advance(to_event: int) -> None:
         if gen.sampler is not None and to_event > gen.events:
             for n in gen.run_events(settings, to_event - gen.events):
-                made[n.id] = n
+                made[n.id] = gen.perform(n, settings)
 
     for rec in records:
         advance(rec["event"])
@@ -49,25 +49,26 @@ def regenerate_music(name: str, spec: dict[str, Any], seed: int,
             gen.release(rec["step"])
         elif op == "close":
             for n in gen.close_all(rec["step"]):
-                made[n.id] = n
+                made[n.id] = gen.perform(n, settings)
         elif op == "settings":
-            settings = Settings(**{k: rec[k] for k in Settings.__dataclass_fields__})
+            settings = Settings.from_record(rec)
     want = max((n["id"] for n in notes), default=0)
     extra = 0
     while gen.sampler is not None and gen.next_id < want and extra < MAX_EXTRA_EVENTS:
         for n in gen.run_events(settings, 64):
-            made[n.id] = n
+            made[n.id] = gen.perform(n, settings)
         extra += 64
     same = 0
     first_diff = None
     for rec in notes:
         got = made.get(rec["id"])
-        ok = got is not None and got.pitch == rec["pitch"] and \
-            Fraction(got.start, gen.spb) == Fraction(rec["beat"]) and \
-            Fraction(got.end - got.start, gen.spb) == Fraction(rec["beats"])
+        ok = got is not None and got.pitch == rec["pitch"] and got.velocity == rec["velocity"] \
+            and got.start == Fraction(rec["beat"]) and got.end - got.start == Fraction(rec["beats"])
         same += ok
         if not ok and first_diff is None:
-            first_diff = {"recorded": rec, "regenerated": vars(got) if got else None}
+            first_diff = {"recorded": rec, "regenerated": got and {
+                "pitch": got.pitch, "velocity": got.velocity, "beat": str(got.start),
+                "beats": str(got.end - got.start)}}
     return {"notes": len(notes), "identical": same, "first_difference": first_diff}
 
 

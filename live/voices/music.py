@@ -18,6 +18,7 @@ from dataclasses import asdict
 from fractions import Fraction
 from typing import Any
 
+import mido
 import torch
 
 from live.analysis import music as music_analysis
@@ -34,6 +35,7 @@ from live.params import (
 )
 from live.runtime import Runtime
 from live.voices.kit import ModelVoice
+from live.voices.music_band import ChordListener, ChordParam, chord_pitch_classes, program_for
 from live.voices.music_delivery import TIMETAG_LEAD_S, NoteDelivery
 from live.voices.music_gen import MusicGen, Settings, melody, phrase_events, untrained_music_model
 from live.voices.music_params import KEYS, MidiPortParam, PhraseParam
@@ -76,6 +78,13 @@ class MusicVoice(ModelVoice):
         self.notes.heard = lambda h: self.analyser.note(float(h.start), float(h.end), h.note.pitch,
                                                         h.vel)
         self.listener = PhraseListener()
+        self.band = ChordListener()
+        self._chord: tuple[int, ...] = ()  # pitch classes in force (from the next beat on)
+        program = spec.get("program", -1)
+        if isinstance(program, bool) or not isinstance(program, int) or not -1 <= program <= 127:
+            raise ValueError(f"voice {name!r}: program {program!r} refused, expected a General "
+                             "MIDI program 0-127 (or -1 for the style's)")
+        self.default_program = program
         self.gen: MusicGen | None = None
         self._ops: deque[tuple[str, Restart]] = deque()  # restarts and releases for the next job
         self._active = False  # generating (playing, or answering in respond mode)
@@ -127,6 +136,19 @@ class MusicVoice(ModelVoice):
         self.play = add(BoolParam(f"{p}/play", True, "start and stop the voice"))
         self.channel = add(IntParam(f"{p}/channel", 1, "MIDI channel", lo=1, hi=16))
         self.velocity = add(FloatParam(f"{p}/velocity", 1.0, "velocity scale", lo=0, hi=2))
+        self.dynamics = add(FloatParam(f"{p}/dynamics", 0.6, "velocity shaped by metric accent "
+                                       "and a 4-bar phrase arc: 0 as the model wrote it", lo=0, hi=1))
+        self.swing = add(FloatParam(f"{p}/swing", 0.0, "off-beat eighths later: 0 straight, 1 "
+                                    "triplet", lo=0, hi=1))
+        self.humanize = add(FloatParam(f"{p}/humanize", 0.3, "timing (up to 1/25 beat) and "
+                                       "velocity jitter, the same in a replay", lo=0, hi=1))
+        self.program = add(IntParam(f"{p}/program", self.default_program, "General MIDI "
+                                    "program (0-127); -1: the style's", lo=-1, hi=127))
+        self.chord = add(ChordParam(f"{p}/chord", "harmonise with this chord from the next beat: "
+                                    f"Am, G7, 'C E G' or none; chords played into {p}/in/note "
+                                    "set it while the voice is not answering"))
+        self.chord_strength = add(FloatParam(f"{p}/chord_strength", 2.5, "how hard the chord "
+                                             "steers", lo=0, hi=10))
         self.prime = add(PhraseParam(f"{p}/prime", "MIDI pitches (or names: C4 E4 G4) the voice "
                                      "continues from"))
         self.respond = add(BoolParam(f"{p}/respond", False, "call and response: answer each "
@@ -152,6 +174,9 @@ class MusicVoice(ModelVoice):
             (None, melody(c.value, 0.5, self.gen.spb if self.gen else 12))))
         for param in (self.key, self.transpose, self.channel, self.delivery):
             registry.watch(param.path, lambda c: self._release_soon())
+        registry.watch(self.chord.path, lambda c: self._chord_on_next_beat(c.value))
+        for instrument in (self.style, self.program, self.channel, self.midi_port):
+            registry.watch(instrument.path, lambda c: self.send_program())
         registry.watch(self.play.path, lambda c: self._set_active(c.value and not
                                                                   self.respond.value))
         registry.watch(self.respond.path, lambda c: self._set_active(
@@ -183,6 +208,24 @@ class MusicVoice(ModelVoice):
         if s > 0 and target["style"] != self.style.value:
             self.rt.registry.set(self.style.path, target["style"], source="recommend")
 
+    def send_program(self) -> None:
+        """The instrument for the style on the voice's channel: a MIDI program change and OSC."""
+        program = program_for(self.style.value, self.program.value)
+        channel = self.channel.value
+        self.midi.send(mido.Message("program_change", channel=channel - 1, program=program))
+        self.rt.osc_out.send(f"/{self.name}/program", channel, program)
+
+    def _chord_on_next_beat(self, text: str) -> None:
+        """Harmonise with a chord from the next beat: what was queued past it is regenerated."""
+        self._chord = chord_pitch_classes(text)
+        if self.gen is None:  # the patch, before the voice begins
+            return
+        margin = (TIMETAG_LEAD_S + RESTART_MARGIN_S) * self.clock.bpm / 60.0
+        beat = math.ceil(self.clock.beat_at() + margin)
+        self.notes.flush()
+        self._ops.append(("release", (beat * self.gen.spb, [])))
+        self.post_job()
+
     def _open_midi(self, spec: str) -> None:
         try:
             self.midi.open(spec or None)
@@ -195,6 +238,8 @@ class MusicVoice(ModelVoice):
         assert isinstance(model, MusicRNN)
         self.gen = MusicGen(model, self.name, self.rt.seed)
         self.start_ticker()
+        self._chord = chord_pitch_classes(self.chord.value)
+        self.send_program()
         self._set_active(self.play.value and not self.respond.value)
         self._measure_at(max(1, int(self.clock.beat_at()) + 1))
 
@@ -261,7 +306,10 @@ class MusicVoice(ModelVoice):
 
     def _snapshot(self) -> Settings:
         return Settings(self.temperature.value, self.top_p.value, self.density.value,
-                        self.key.value, self.key_strength.value, self.transpose.value)
+                        self.key.value, self.key_strength.value, self.transpose.value,
+                        self._chord, self.chord_strength.value, self.dynamics.value,
+                        self.swing.value, self.humanize.value, self.clock.beats_per_bar,
+                        self.velocity.value)
 
     # -- the engine thread ------------------------------------------------------------------
     def _steps_soon(self) -> int:
@@ -278,7 +326,8 @@ class MusicVoice(ModelVoice):
                 at = arg[0] if arg and arg[0] is not None else soon
                 self.log_gen(gen.restart(max(at, soon), self.style.value, arg[1] if arg else None))
             else:
-                self.log_gen(gen.release(soon))
+                at = arg[0] if arg and arg[0] is not None else soon
+                self.log_gen(gen.release(max(at, soon)))
 
     def job(self) -> None:
         gen = self.gen
@@ -311,8 +360,9 @@ class MusicVoice(ModelVoice):
         self.gen_s += time.perf_counter() - t0
         self.gen_steps += gen.cursor - c0
         timetag = self.delivery.value == "timetag"
-        for note in sorted(notes, key=lambda n: (n.start, n.id)):  # a late one still goes in order
-            self.notes.hand(note, flush, spb, self.velocity.value, self.channel.value, timetag)
+        played = sorted((gen.perform(n, settings) for n in notes), key=lambda n: (n.start, n.id))
+        for note in played:  # a late one still goes in order
+            self.notes.hand(note, flush, self.channel.value, timetag)
 
     # -- input notes: call and response -----------------------------------------------------
     def _osc_input(self, args: list[Any], sender: tuple[str, int]) -> None:
@@ -332,7 +382,12 @@ class MusicVoice(ModelVoice):
             recorder.write({"type": "input", "t": recorder.t(), "voice": self.name,
                             "pitch": pitch, "velocity": velocity, "beat": round(beat, 6),
                             "source": source})
-        if velocity == 0 or not self.respond.value or not self.play.value:
+        if velocity > 0 and not self.respond.value:
+            chord = self.band.add(beat, pitch)  # the band plays a chord: harmonise with it
+            if chord is not None and chord != self.chord.value:
+                self.rt.registry.set(self.chord.path, chord, source=source)
+            return
+        if velocity == 0 or not self.play.value:
             return
         if self._active:  # the performer plays over an answer: the answer yields
             self._set_active(False)
@@ -365,6 +420,8 @@ class MusicVoice(ModelVoice):
             "events_per_s": self.events_per_s(), "notes": self.notes.notes_sent,
             "style": self.style.value, "playing": self._active,
             "respond": self.respond.value, "delivery": self.delivery.value,
+            "program": program_for(self.style.value, self.program.value),
+            "chord": list(self._chord),
             "lookahead_beats": self.lookahead, "midi": self.midi.status(),
             "gen_speed_x": round(music_s / self.gen_s, 1) if self.gen_s > 0 else None,
             **self.notes.counts(),

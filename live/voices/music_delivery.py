@@ -15,7 +15,7 @@ from live.io.midi import MidiOut
 from live.io.osc import build_message
 from live.io.sender import NoteCmd, beat_of
 from live.runtime import Runtime
-from live.voices.music_gen import GenNote
+from live.voices.music_gen import PlayedNote
 
 TIMETAG_LEAD_S = 0.05  # timetag bundles leave this long before they are due
 
@@ -24,7 +24,7 @@ TIMETAG_LEAD_S = 0.05  # timetag bundles leave this long before they are due
 class Handed:
     """A note handed to the sender and not yet ended."""
 
-    note: GenNote
+    note: PlayedNote
     vel: int
     ch: int
     start: Fraction
@@ -71,11 +71,9 @@ class NoteDelivery:
             for i in gone:
                 del self._notes[i]
 
-    def hand(self, note: GenNote, flush: int, spb: int, velocity_scale: float, channel: int,
-             timetag: bool) -> None:
+    def hand(self, note: PlayedNote, flush: int, channel: int, timetag: bool) -> None:
         """Hand a note to the sender, its OSC messages built here (on the engine thread)."""
-        start, end = Fraction(note.start, spb), Fraction(note.end, spb)
-        vel = max(1, min(127, round(note.velocity * velocity_scale)))
+        start, end, vel = note.start, note.end, note.velocity
         version = self.clock.version  # read before the map it describes
         dur = self.clock.seconds_at(end) - self.clock.seconds_at(start)
         address = f"/{self.voice}/note"

@@ -6,12 +6,15 @@ model, seeds, restarts and settings (which the recorder writes) give the same no
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import torch
 
 from live.voices.kit import load_model, seed_for
+from live.voices.music_feel import Feel, jitter_seed, perform
 from models.music_data import COLLECTIONS
 from models.music_rnn import Event, MusicConfig, MusicRNN, MusicSampler
 
@@ -40,6 +43,26 @@ class Settings:
     key: str = "any"
     key_strength: float = 3.0
     transpose: int = 0
+    chord: tuple[int, ...] = field(default_factory=tuple)  # pitch classes the band plays
+    chord_strength: float = 2.5
+    dynamics: float = 0.0
+    swing: float = 0.0
+    humanize: float = 0.0
+    beats_per_bar: int = 4
+    velocity_scale: float = 1.0
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> Settings:
+        """The settings a generation log recorded (older logs lack the newer fields)."""
+        known = {k: rec[k] for k in cls.__dataclass_fields__ if k in rec}
+        if "chord" in known:
+            known["chord"] = tuple(known["chord"])
+        return cls(**known)
+
+    def feel(self) -> Feel:
+        """How notes generated under these settings are played."""
+        return Feel(self.dynamics, self.swing, self.humanize, self.beats_per_bar,
+                    self.velocity_scale)
 
 
 @dataclass
@@ -51,6 +74,17 @@ class GenNote:
     velocity: int
     start: int
     end: int
+
+
+@dataclass(frozen=True)
+class PlayedNote:
+    """A generated note as it is played: times in beats (swung, humanised), shaped velocity."""
+
+    id: int
+    pitch: int
+    velocity: int
+    start: Fraction
+    end: Fraction
 
 
 class MusicGen:
@@ -74,6 +108,7 @@ class MusicGen:
         self.open: dict[int, tuple[int, int]] = {}  # output pitch -> (start step, velocity)
         self.sampler: MusicSampler | None = None
         self._since_shift = 0
+        self._voice_hash = zlib.crc32(voice.encode())
 
     def restart(self, at_step: int, style: str, prime: list[Event] | None = None) -> dict[str, Any]:
         """A fresh sampler in a style (optionally primed); generation resumes at at_step."""
@@ -107,12 +142,19 @@ class MusicGen:
         end = self.cursor if at is None else min(self.cursor, at)
         return GenNote(self.next_id, pitch, vel, start, max(end, start + 1))
 
+    def perform(self, note: GenNote, s: Settings) -> PlayedNote:
+        """How a note is played under settings s: the same in a replay."""
+        p = perform(Fraction(note.start, self.spb), Fraction(note.end, self.spb), note.velocity,
+                    s.feel(), jitter_seed(self.seed, self._voice_hash, note.id))
+        return PlayedNote(note.id, note.pitch, p.velocity, p.start, p.end)
+
     def step(self, s: Settings) -> list[GenNote]:
         """Sample one event; return the notes it completes."""
         assert self.sampler is not None
         self.events += 1
         ev = self.sampler.next_event(s.temperature, s.top_p, s.density, s.transpose,
-                                     None if s.key == "any" else s.key, s.key_strength)
+                                     None if s.key == "any" else s.key, s.key_strength,
+                                     s.chord, s.chord_strength)
         self._since_shift += 1
         if ev.kind == "time_shift":
             self.cursor += ev.value
