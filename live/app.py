@@ -43,6 +43,8 @@ from live.voices.input import InputVoice
 from live.voices.kit import Voice
 from live.voices.music import MusicVoice
 from live.voices.music_delivery import TIMETAG_LEAD_S
+from live.voices.style import StyleVoice
+from live.voices.style_source import VISUAL_KINDS
 from live.voices.text import TextVoice
 from live.voices.visual import VisualVoice
 from models.device import pick_device
@@ -71,7 +73,8 @@ class StartupError(Exception):
 
 
 def make_voice(name: str, spec: dict[str, Any], rt: Runtime, visual_index: int,
-               frames_in: FramesIn | None = None) -> Voice:
+               frames_in: FramesIn | None = None,
+               voices: Callable[[], dict[str, Voice]] = dict) -> Voice:
     """The voice a patch table describes; PatchError for a kind or a setting that is refused."""
     kind = spec["kind"]
     try:
@@ -85,6 +88,8 @@ def make_voice(name: str, spec: dict[str, Any], rt: Runtime, visual_index: int,
             return TextVoice(name, spec, rt)
         if kind == "draw":  # pen strokes from a sketch-RNN (live/voices/draw.py)
             return DrawVoice(name, spec, rt)
+        if kind == "style":  # another stream's frames, painted (live/voices/style.py)
+            return StyleVoice(name, visual_index, spec, rt, voices)
     except ValueError as e:
         raise PatchError(str(e)) from None
     raise PatchError(f"voice {name!r}: kind {kind!r} is not available in this build")
@@ -122,7 +127,7 @@ class App:
             raise StartupError(str(e)) from None
         rt = self.rt = self._build_runtime(asyncio.get_running_loop(), device)
         await self._load_voices(rt)
-        visual = [n for n, v in self.voices.items() if v.kind in ("visual", "input")]
+        visual = [n for n, v in self.voices.items() if v.kind in VISUAL_KINDS]
         self.outputs.build(parse_outputs(self.patch, visual), rt.registry, self.voices, self.options.host)
         self.control = self._build_control(rt)
         http_port, osc_port = await self._open_sockets(rt)
@@ -219,8 +224,9 @@ class App:
     async def _load_voices(self, rt: Runtime) -> None:
         visual_index = 0
         for name, spec in self.patch.voices.items():
-            self.voices[name] = make_voice(name, spec, rt, visual_index, self.frames_in)
-            visual_index += spec["kind"] in ("visual", "input")
+            self.voices[name] = make_voice(name, spec, rt, visual_index, self.frames_in,
+                                           lambda: self.voices)
+            visual_index += spec["kind"] in VISUAL_KINDS
         for voice in self.voices.values():
             await voice.load()
             voice.add_params(rt.registry)
@@ -270,14 +276,16 @@ class App:
 
     async def _load_fresh(self, rt: Runtime, plan: ReloadPlan) -> dict[str, Voice]:
         """Build and load the new and rebuilt voices (engine thread) while the old ones play."""
-        indices = {n: v.index for n, v in self.voices.items() if isinstance(v, (VisualVoice, InputVoice))}
+        indices = {n: v.index for n, v in self.voices.items()
+                   if isinstance(v, (VisualVoice, InputVoice, StyleVoice))}
         fresh: dict[str, Voice] = {}
         for name in plan.fresh:
             spec = plan.patch.voices[name]
-            if spec["kind"] in ("visual", "input") and name not in indices:
+            if spec["kind"] in VISUAL_KINDS and name not in indices:
                 indices[name] = max(indices.values(), default=-1) + 1
             try:
-                fresh[name] = make_voice(name, spec, rt, indices.get(name, 0), self.frames_in)
+                fresh[name] = make_voice(name, spec, rt, indices.get(name, 0), self.frames_in,
+                                         lambda: self.voices)
             except PatchError as e:
                 raise PatchError(f"{plan.patch.where(f'voices.{name}')}: {e}") from None
             model = str(spec.get("model", "random"))
@@ -393,7 +401,8 @@ class App:
         if rt.analysis is not None:
             rt.analysis.forget(old.name)
             web.routes.pop(f"/analysis/{old.name}", None)
-        if isinstance(old, (VisualVoice, InputVoice)) and isinstance(successor, (VisualVoice, InputVoice)):
+        streams = (VisualVoice, InputVoice, StyleVoice)
+        if isinstance(old, streams) and isinstance(successor, streams):
             successor.seq = old.seq  # the stream goes on: clients keep newest-wins by sequence
 
     def _patch_routes(self, osc_in: OscIn) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-VOICE_KINDS = ("visual", "music", "text", "input", "draw")
+VOICE_KINDS = ("visual", "music", "text", "input", "draw", "style")
 # Keys of a voice table that configure the voice rather than set one of its parameters.
 STRUCTURAL_KEYS = {"kind", "model", "resolution", "nz", "lookahead_beats", "midi_port",
                    "delivery", "device", "midi_in", "source", "upscaler"}

@@ -3,6 +3,7 @@
     python -m models.train text --data models/data/tinyshakespeare.txt --name shakespeare
     python -m models.train music --data .cache/music21_notes.npz --name corpus --steps 20000
     python -m models.train gan --data skimage --name textures --max-minutes 30 --resume
+    python -m models.train style --styles models/data/styles --content data/clipart --name styles
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ import torch
 
 from models.ckpt import load_checkpoint, save_checkpoint
 from models.device import pick_device
-from models.jobs import JOBS, Job
+from models.jobs import JOBS as BASE_JOBS
+from models.jobs import Job
+from models.style_train import StyleJob
 from models.weights import WEIGHTS_DIR, apply_bar, paths, save
 
 ROOT = Path(__file__).resolve().parent.parent
+JOBS: dict[str, type[Job]] = {**BASE_JOBS, "style": StyleJob}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -35,6 +39,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.splitlines()[0])
     ap.add_argument("kind", choices=sorted(JOBS))
     ap.add_argument("--data", help="text file; music cache .npz; image folder, .npz or 'skimage'")
+    ap.add_argument("--styles", help="style: a folder of style images (default models/data/styles)")
+    ap.add_argument("--content", help="style: a folder of content images, or 'skimage'")
+    ap.add_argument("--features", help="style: the loss's feature net: random, random:SEED or "
+                                       "vgg19:PATH (a user's VGG-19 in safetensors)")
     ap.add_argument("--name", required=True, help="weights name (models/weights/NAME.*)")
     ap.add_argument("--steps", type=int, help="optimizer steps in all (default per kind)")
     ap.add_argument("--max-minutes", type=float, help="wall-clock budget; stops and saves in time")

@@ -94,13 +94,17 @@ def build(kind: str, arch: dict[str, Any]) -> nn.Module:
             from models.upscale import UpscaleConfig, Upscaler
 
             return Upscaler(UpscaleConfig(**arch))
+        if kind == "style":
+            from models.style import StyleConfig, StyleNet
+
+            return StyleNet(StyleConfig(**arch))
         if kind == "strokes":
             from models.strokes import StrokeConfig, StrokeRNN
 
             return StrokeRNN(StrokeConfig(**arch))
     except (TypeError, ValueError) as e:
         raise WeightsError(f"architecture config for kind {kind!r} is invalid: {e}") from None
-    raise WeightsError(f"unknown model kind {kind!r} (expected gan, music, text, upscale or strokes)")
+    raise WeightsError(f"unknown model kind {kind!r} (expected gan, music, text, upscale, style or strokes)")
 
 
 def load(name: str, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
