@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,34 @@ def read_text(path: str | Path) -> str:
     return text
 
 
+def init_text_model(name: str | None, text: str, arch_over: dict[str, Any]) -> TextRNN | None:
+    """The shipped text model NAME to fine-tune (its arch, dropout etc. overridable), or None."""
+    if not name:
+        return None
+    from models import weights
+
+    base, card = weights.load(name)
+    if card.get("kind") != "text":
+        raise ValueError(f"--init {name}: a {card.get('kind')} model, not a text one")
+    missing = sorted(set(text) - set(card["arch"]["vocab"]))
+    if missing:
+        raise ValueError(f"--init {name}: the data has characters the model lacks: {missing[:10]}")
+    model = TextRNN(TextConfig(**(card["arch"] | arch_over)))
+    model.load_state_dict(base.state_dict())
+    return model
+
+
+def text_manifest(path: Path) -> dict[str, Any]:
+    """Source, licence and sha256 from a built corpus's manifest.json beside the text, if any."""
+    man = path.parent / "manifest.json"
+    if not man.is_file():
+        return {}
+    m = json.loads(man.read_text())
+    return {"licence": m.get("licence", "see the manifest"), "sha256": m.get("sha256"),
+            "sources": [{k: s.get(k) for k in ("file", "package", "sha256", "poems_kept")}
+                        for s in m.get("sources", [])], "built_by": m.get("command")}
+
+
 class TextJob(RNNJob):
     """Character LSTM on a text file: first 90% train, last 10% validation."""
 
@@ -125,7 +154,9 @@ class TextJob(RNNJob):
         text = read_text(path)
         vocab = "".join(sorted(set(text)))
         arch: dict[str, Any] = dict(vocab=vocab, n_embd=64, hidden=640, layers=2, dropout=0.25) | arch_over
-        self.model = TextRNN(TextConfig(**arch)).to(device)
+        base = init_text_model(getattr(args, "init", None), text, arch_over)
+        self.model = base if base is not None else TextRNN(TextConfig(**arch))
+        self.model.to(device)
         self.arch = self.model.cfg.to_dict()
         ids = torch.tensor(self.model.encode(text), dtype=torch.long)
         n = int(0.9 * len(ids))  # tinyshakespeare convention: first 90% train, last 10% val
@@ -142,7 +173,9 @@ class TextJob(RNNJob):
         self.data_info = {"path": str(path), "chars": len(text), "vocab": len(vocab),
                           "split": "first 90% train, last 10% validation",
                           "licence": "tinyshakespeare: public domain" if "shakespeare" in
-                          path.name else "see the source of the text"}
+                          path.name else "see the source of the text"} | text_manifest(path)
+        if base is not None:
+            self.data_info["fine_tuned_from"] = args.init
 
     def step(self):
         self.model.train()

@@ -8,6 +8,8 @@ import numpy as np
 
 from models.rnn import LSTMLM, State, sample_logits
 
+Snapshot = tuple[State | None, np.ndarray | None]  # a sampler's position: LSTM state, next logits
+
 
 @dataclass
 class TextConfig:
@@ -62,6 +64,28 @@ class TextSampler:
     def _feed(self, i: int) -> None:
         logits, self.state = self.model.step(i, self.state)
         self.logits = logits.cpu().numpy()  # no copy on CPU; a CUDA model works too
+
+    def feed(self, i: int) -> None:
+        """Feed one character id (constrained decoding chooses it itself)."""
+        self._feed(i)
+
+    def snapshot(self) -> Snapshot:
+        """The position reached (state and next logits), to come back to with restore()."""
+        return (self.state, self.logits)  # step() makes new tensors: no copy needed
+
+    def restore(self, snap: Snapshot) -> None:
+        """Go back to a snapshot (the random stream goes on)."""
+        self.state, self.logits = snap
+
+    def draw(self, temperature: float, top_p: float, banned: np.ndarray | None = None) -> int:
+        """Sample the next character id without feeding it; `banned` ids get no probability."""
+        if self.logits is None:
+            self.prime("\n" if "\n" in self.model.stoi else self.model.cfg.vocab[0])
+        assert self.logits is not None
+        logits = self.logits
+        if banned is not None and banned.any():
+            logits = np.where(banned, -np.inf, logits)
+        return sample_logits(logits, temperature, top_p, self.rng)
 
     def prime(self, text: str) -> int:
         """Feed text (unknown characters skipped); return how many characters were fed."""

@@ -48,6 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--max-minutes", type=float, help="wall-clock budget; stops and saves in time")
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
     ap.add_argument("--resume", action="store_true", help="continue from the checkpoint of NAME")
+    ap.add_argument("--init", metavar="MODEL", help="text: start from a shipped model's weights "
+                    "(fine-tune; the data must fit its vocab)")
     ap.add_argument("--batch", type=int)
     ap.add_argument("--seq", type=int, help="sequence length (music, text)")
     ap.add_argument("--lr", type=float)

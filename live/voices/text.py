@@ -2,16 +2,22 @@
 
 The engine thread keeps a short buffer of generated characters filled; the scheduler thread
 takes one character per 1/rate seconds and sends it, and each word and line as it completes.
+In a form (`/text/form`: couplets, quatrain, haiku, sonnet) whole lines are written ahead by
+constrained decoding (models/verse.py), in short slices of the engine thread's time, and each
+stanza's end goes out as a blank line and `/text/stanza`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import string
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -19,10 +25,12 @@ import torch
 from live.analysis import text as text_analysis
 from live.analysis.hub import add_params as add_analysis_params
 from live.io.osc import Route
-from live.params import BoolParam, FloatParam, Param, Registry, StringParam
+from live.params import BoolParam, ChoiceParam, FloatParam, Param, ParamError, Registry, StringParam
 from live.runtime import Runtime
 from live.voices.kit import ModelVoice, load_model, seed_for
+from models.forms import FORMS
 from models.text_rnn import TextConfig, TextRNN, TextSampler
+from models.verse import STANZA_BREAK, FormStream, VerseWriter, default_prosody
 
 log = logging.getLogger("livegen.text")
 
@@ -31,6 +39,9 @@ MAX_TEMPERATURES = 16
 BUFFER_S = 0.5  # generated characters kept ready, in seconds of streaming
 MAX_WORD = 200  # a "word" this long is sent anyway (an untrained model may never space)
 MAX_LINE = 400
+MAX_THEME_CHARS = 200  # a theme is a few words, not a text (that is what /text/prime is for)
+FORM_BUFFER_S = 4.0  # in a form, lines are written this far ahead (a line is a burst of work)
+FORM_SLICE_S = 0.03  # engine-thread time one job may spend on a form's line before yielding
 
 
 class TemperatureParam(Param):
@@ -59,6 +70,21 @@ class TemperatureParam(Param):
         return super().schema() | {"range": [self.lo, self.hi]}
 
 
+@dataclass
+class ThemeParam(StringParam):
+    """A theme the voice writes on: some words, refused when empty or only white space."""
+
+    def __post_init__(self) -> None:
+        self.value = self.base = self.default  # "": no theme until one is set
+
+    def validate(self, value: Any) -> str:
+        text = super().validate(value)
+        if not text.strip():
+            raise ParamError(f"{self.path}: an empty theme refused, expected some words "
+                             f"(at most {self.max_len} characters)")
+        return " ".join(text.split())
+
+
 def untrained_text_model(spec: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
     """A small untrained char RNN over printable ASCII."""
     vocab = "\n" + "".join(c for c in string.printable if c not in "\t\n\r\x0b\x0c")
@@ -81,20 +107,57 @@ class TextGen:
         self.restarts = 0
         self.events = 0  # characters sampled since the voice began
         self.sampler: TextSampler | None = None
+        self.form = FORMS["free"]
+        self.writer: VerseWriter | None = None
+        self._stream: Iterator[str | None] | None = None
+        self._settings: tuple[float | tuple[float, ...], float] = (0.8, 0.95)
 
-    def restart(self, prime: str = "") -> dict[str, Any]:
-        """A fresh sampler, fed the prime (unknown characters skipped)."""
+    def restart(self, prime: str = "", form: str = "free") -> dict[str, Any]:
+        """A fresh sampler, fed the prime (unknown characters skipped), writing in a form."""
         self.restarts += 1
         self.sampler = TextSampler(self.model, seed_for(self.seed, self.voice, self.restarts))
         fed = self.sampler.prime(prime) if prime else 0
-        return {"op": "restart", "prime": prime, "fed": fed}
+        self.form = FORMS[form]
+        self.writer, self._stream = None, None
+        if not self.form.free:
+            pron, index = default_prosody()
+            self.writer = VerseWriter(self.sampler, pron, index)
+            self._stream = FormStream(self.writer, self.form).chars(self._now)
+        out: dict[str, Any] = {"op": "restart", "prime": prime, "fed": fed}
+        return out | ({"form": form} if not self.form.free else {})
+
+    def _now(self) -> tuple[float, float]:
+        """The temperature (a list cycled per character) and top-p for the next draw."""
+        temperature, top_p = self._settings
+        temps = temperature if isinstance(temperature, tuple) else (temperature,)
+        return temps[self.events % len(temps)], top_p
 
     def step(self, temperature: float | tuple[float, ...], top_p: float) -> str:
         assert self.sampler is not None
-        temps = temperature if isinstance(temperature, tuple) else (temperature,)
-        t = temps[self.events % len(temps)]
+        self._settings = (temperature, top_p)
+        if self._stream is not None:
+            c = None
+            while c is None:
+                c = next(self._stream)
+            self.events += 1
+            return c
+        t, _ = self._now()
         self.events += 1
         return self.sampler.next_char(t, top_p)
+
+    def pump(self, temperature: float | tuple[float, ...], top_p: float, n: int,
+             deadline: float) -> list[str]:
+        """Up to n characters; in a form, only what is ready by the deadline (perf_counter)."""
+        if self._stream is None:
+            return [self.step(temperature, top_p) for _ in range(n)]
+        self._settings = (temperature, top_p)
+        out: list[str] = []
+        while len(out) < n and time.perf_counter() < deadline:
+            c = next(self._stream)
+            if c is not None:
+                self.events += 1
+                out.append(c)
+        return out
 
 
 class TextVoice(ModelVoice):
@@ -112,6 +175,10 @@ class TextVoice(ModelVoice):
         self._buffer: deque[tuple[int, str]] = deque()  # (restart number, character)
         self._lock = threading.Lock()
         self._ops: deque[str] = deque()  # primes (strings) for the next job
+        self._last_prime = ""  # what the latest restart was primed with (a form change keeps it)
+        self._prosody = threading.Event()  # the dictionary and rhyme index are loaded
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.form_name = "free"  # the form the text being written is in
         self._word: list[str] = []
         self._line: list[str] = []
         self._next_due = 0.0
@@ -128,6 +195,13 @@ class TextVoice(ModelVoice):
     def warm_up(self, model: torch.nn.Module) -> None:
         TextSampler(model).next_char()  # type: ignore[arg-type]
 
+    async def load(self) -> None:
+        """Load the model; a patch that names a form also loads the dictionary before ready."""
+        await super().load()
+        if str(self.spec.get("form", "free")) != "free":
+            await asyncio.to_thread(default_prosody)
+            self._prosody.set()
+
     def add_params(self, registry: Registry) -> None:
         p, add = f"/{self.name}", registry.add
         add_analysis_params(registry, self.name, text_analysis.RANGES, strings=("last_word",))
@@ -142,7 +216,14 @@ class TextVoice(ModelVoice):
                                      max_len=MAX_PRIME_CHARS))
         self.reset = add(BoolParam(f"{p}/reset", False, "forget the text so far (any value)"))
         self.play = add(BoolParam(f"{p}/play", True, "start and stop the voice"))
+        self.form = add(ChoiceParam(f"{p}/form", "free", "the form lines are written in: "
+                                    + "; ".join(f"{f.name}: {f.doc}" for f in FORMS.values()),
+                                    choices=tuple(FORMS)))
+        self.theme = add(ThemeParam(f"{p}/theme", "", "a theme to write on: primes the voice "
+                                    "afresh with these words", max_len=MAX_THEME_CHARS))
         registry.watch(self.prime.path, lambda c: self._restart(c.value))
+        registry.watch(self.theme.path, lambda c: self._restart(c.value + "\n"))
+        registry.watch(self.form.path, lambda c: self._restart(self._last_prime))
         registry.watch(self.reset.path, lambda c: self._restart(""))
         registry.watch(self.play.path, lambda c: self._set_playing(c.value))
 
@@ -153,6 +234,7 @@ class TextVoice(ModelVoice):
 
     # -- life cycle -------------------------------------------------------------------
     def begin(self) -> None:
+        self._loop = asyncio.get_running_loop()
         model = self.rt.engine.models[self.engine_key]
         assert isinstance(model, TextRNN)
         self.gen = TextGen(model, self.name, self.rt.seed)
@@ -174,10 +256,28 @@ class TextVoice(ModelVoice):
             self.post_job()
 
     def _restart(self, prime: str) -> None:
+        self._last_prime = prime
         with self._lock:
             self._buffer.clear()  # what the old context would have said is never said
             self._ops.append(prime)
         self.post_job()
+
+    def _form_for_restart(self) -> str:
+        """The form a restart writes in now: free until the dictionary is loaded (in a thread)."""
+        form = self.form.value
+        if form == "free" or self._prosody.is_set():
+            return form
+        if self._loop is not None and not getattr(self, "_loading", False):
+            self._loading = True
+            loop = self._loop
+
+            def load() -> None:
+                default_prosody()
+                self._prosody.set()
+                loop.call_soon_threadsafe(lambda: self._restart(self._last_prime))
+
+            threading.Thread(target=load, name=f"{self.name}-prosody", daemon=True).start()
+        return "free"
 
     def tick(self) -> None:
         if self._playing or self._ops:
@@ -188,7 +288,8 @@ class TextVoice(ModelVoice):
         gen = self.gen
         assert gen is not None
         while self._ops:
-            self.log_gen(gen.restart(self._ops.popleft()))
+            self.log_gen(gen.restart(self._ops.popleft(), self._form_for_restart()))
+            self.form_name = gen.form.name
             with self._lock:
                 self._buffer.clear()
         if not self._playing:
@@ -200,9 +301,10 @@ class TextVoice(ModelVoice):
             self._last_settings = settings
             temp = list(settings[0]) if isinstance(settings[0], tuple) else settings[0]
             self.log_gen({"op": "settings", "temperature": temp, "top_p": settings[1]})
-        want = max(8, math.ceil(self.rate.value * BUFFER_S)) - len(self._buffer)
+        ahead = BUFFER_S if gen.form.free else FORM_BUFFER_S
+        want = max(8, math.ceil(self.rate.value * ahead)) - len(self._buffer)
         t0 = time.perf_counter()
-        chars = [gen.step(*settings) for _ in range(max(0, want))]
+        chars = gen.pump(*settings, max(0, want), t0 + FORM_SLICE_S)
         self.gen_s += time.perf_counter() - t0
         self.gen_chars += len(chars)
         with self._lock:
@@ -220,6 +322,10 @@ class TextVoice(ModelVoice):
             if not self._buffer:
                 return  # generation is behind: skip a beat of text, never burst
             restart, ch = self._buffer.popleft()
+        if ch == STANZA_BREAK:  # a blank line, announced as the stanza's end
+            self._send("char", "\n", restart)
+            self._send("stanza", self.form_name, restart)
+            return
         self._send("char", ch, restart)
         if ch.isspace() or len(self._word) >= MAX_WORD:
             if self._word:
@@ -251,9 +357,11 @@ class TextVoice(ModelVoice):
         now = time.monotonic()
         recent = [t for t in list(self._sent) if t > now - 5.0]
         cps = self.gen_chars / self.gen_s if self.gen_s > 0 else None
+        gen = self.gen
         return self.model_status() | {
             "events_per_s": round(len(recent) / 5.0, 3), "chars": self.chars_sent,
-            "rate": self.rate.value, "playing": self._playing,
+            "rate": self.rate.value, "playing": self._playing, "form": self.form_name,
+            "lines_given_up": gen.writer.gave_up if gen is not None and gen.writer else 0,
             "gen_chars_per_s": round(cps, 1) if cps else None,
             "gen_speed_x": round(cps / self.rate.value, 1) if cps else None,
         }

@@ -3,6 +3,7 @@
     python -m models.data images --from openclipart-png --out data/clipart [--size 256]
     python -m models.data images --from ~/my-photos --licence "CC-BY-4.0, me" --out data/mine
     python -m models.data strokes --from hershey-fonts-data --from python3-kanjidraw --out data/strokes
+    python -m models.data poetry --out data/poetry
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 import os
 import sys
 
-from models.data import images, strokes
+from models.data import images, poetry, strokes
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -24,6 +25,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     st = sub.add_parser("strokes", help="stroke-5 pen strokes for the drawing voice from Debian "
                         "packages or SVG folders", description=(strokes.__doc__ or "").split("\n\n")[-1])
     strokes.add_arguments(st)
+    po = sub.add_parser("poetry", help="verse for the poetry text model from the fortunes package",
+                        description=(poetry.__doc__ or "").split("\n\n")[-1])
+    poetry.add_arguments(po)
     return ap.parse_args(argv)
 
 
@@ -35,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
         images.main(args, argv)
     elif args.command == "strokes":
         strokes.main(args, argv)
+    elif args.command == "poetry":
+        poetry.main(args, argv)
 
 
 if __name__ == "__main__":
