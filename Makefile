@@ -21,7 +21,7 @@ install: $(STAMP)
 
 # The Debian programs the tests talk to: Pure Data, liblo's OSC tools, FluidSynth with a
 # General MIDI font, Chromium for the web client, Janus (with janus.js and webrtc-adapter) for
-# the audience fan-out. Installs only what is missing (apt-get,
+# the audience fan-out, fortunes (verse for the poetry model). Installs only what is missing (apt-get,
 # as root or through sudo); without them those tests are skipped, each saying why.
 deps:
 	@need=""; \
@@ -35,7 +35,8 @@ deps:
 	[ -e /usr/share/javascript/webrtc-adapter ] || need="$$need libjs-webrtc-adapter"; \
 	[ -e /usr/share/hershey-fonts/futural.jhf ] || need="$$need hershey-fonts-data"; \
 	[ -e /usr/lib/python3/dist-packages/kanjidraw/data.json ] || need="$$need python3-kanjidraw"; \
-	if [ -z "$$need" ]; then echo "deps: all there (pd, oscsend, fluidsynth and FluidR3_GM.sf2, chromium, janus, hershey-fonts-data, python3-kanjidraw)"; exit 0; fi; \
+	[ -e /usr/share/games/fortunes/songs-poems ] || need="$$need fortunes"; \
+	if [ -z "$$need" ]; then echo "deps: all there (pd, oscsend, fluidsynth and FluidR3_GM.sf2, chromium, janus, hershey-fonts-data, python3-kanjidraw, fortunes)"; exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then sudo=""; \
 	elif command -v sudo >/dev/null; then sudo="sudo"; echo "deps: not root: using sudo"; \
 	else echo "deps: missing:$$need; installing them needs root or sudo (as root: $(APT_GET) update && $(APT_GET) install$$need)" >&2; exit 1; fi; \
