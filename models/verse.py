@@ -70,9 +70,15 @@ class RhymeIndex:
         key, low = self.pron.rhyme_key(word), word.lower()
         return [w for w in self.by_key.get(key, ()) if w != low and self.syllables[w] == syllables]
 
+    def can_open(self, word: str) -> bool:
+        """Whether a later line can rhyme on word: enough partners, one of them a single syllable
+        (so a closing line can always end on one)."""
+        return self.partners(word) >= MIN_PARTNERS and bool(self.rhyming(word, 1))
+
     def openers(self, syllables: int) -> list[str]:
-        """Words of the given syllables that have enough rhyming partners to open a rhyme."""
+        """Words of the given syllables that can open a rhyme."""
         return [w for ws in self.by_key.values() if len(ws) > MIN_PARTNERS
+                and any(self.syllables[x] == 1 for x in ws)
                 for w in ws if self.syllables[w] == syllables]
 
 
@@ -92,6 +98,17 @@ class _Mark:
     line: str
     done: int  # syllables of the words before it
     tries: int = 0
+    rhymes_tried: bool = False  # the model has chosen among rhyming words here once already
+
+
+@dataclass
+class _Draft:
+    """The line being written: its text, the word being spelt, syllables before it, its ending."""
+
+    line: str = ""
+    word: str = ""
+    done: int = 0
+    end: str | None = None  # None before the last word; "" after it; then the punctuation added
 
 
 class VerseWriter:
@@ -139,7 +156,7 @@ class VerseWriter:
             return False
         if spec.rhyme_with is not None and not self.pron.rhymes(word, spec.rhyme_with):
             return False
-        return not spec.opens_rhyme or self.index.partners(word) >= MIN_PARTNERS
+        return not spec.opens_rhyme or self.index.can_open(word)
 
     # -- one line -------------------------------------------------------------------------
     def write(self, spec: LineSpec, settings: Settings) -> Generator[None, None, str]:
@@ -149,74 +166,82 @@ class VerseWriter:
         """
         s = self.sampler
         marks = [_Mark(s.snapshot(), "", 0)]
-        line, word, done, end = "", "", 0, None
+        d = _Draft()
+        fallback: tuple[Snapshot, str] | None = None  # the right syllables, a missed rhyme
         for _ in range(MAX_DRAWS):
             temperature, top_p = settings()
-            i = s.draw(temperature, top_p, self._banned(line, word, done, spec, end))
+            i = s.draw(temperature, top_p, self._banned(d.line, d.word, d.done, spec, d.end))
             c = self.vocab[i]
-            if end is not None:  # after the last word: punctuation or the break
+            if d.end is not None or c.isalpha() or c == "'" or not d.word:
                 s.feed(i)
                 yield
-                if c == "\n":
-                    return line
-                line, end = line + c, c
+                if self._extend(d, c, marks):
+                    return d.line
                 continue
-            if c.isalpha() or c == "'":
-                s.feed(i)
-                yield
-                line, word = line + c, word + c
-                continue
-            if not word:  # a separator after a separator
-                s.feed(i)
-                yield
-                line = line + c
-                marks[-1] = _Mark(s.snapshot(), line, done, marks[-1].tries)
-                continue
-            n = self.pron.line_syllables(word)
-            last = (WORD.findall(word) or [word])[-1]
-            if done + n == spec.syllables and self._end_ok(last, spec):
-                done, word, end = done + n, "", ""
-                if c == "\n":
+            n = self.pron.line_syllables(d.word)
+            last = (WORD.findall(d.word) or [d.word])[-1]
+            if d.done + n == spec.syllables and self._end_ok(last, spec):
+                d.done, d.word, d.end = spec.syllables, "", ""
+                if c == "\n" or c in END_PUNCT:  # a space after the last word is not fed
                     s.feed(i)
                     yield
-                    return line
-                if c in END_PUNCT:
-                    s.feed(i)
-                    yield
-                    line, end = line + c, c
-                continue  # a space after the last word is not fed: punctuation or the break next
-            if done + n < spec.syllables:
+                    if self._extend(d, c, marks):
+                        return d.line
+                continue
+            if d.done + n < spec.syllables:
                 s.feed(i)
                 yield
-                done, word, line = done + n, "", line + c
-                marks.append(_Mark(s.snapshot(), line, done))
+                d.done, d.word, d.line = d.done + n, "", d.line + c
+                marks.append(_Mark(s.snapshot(), d.line, d.done))
                 continue
             # Too many syllables, or the line would end on a word it may not end on: take it back.
-            mark = self._take_back(marks, n_fits=done + n == spec.syllables)
-            if mark.tries >= RHYME_AFTER and (spec.rhyme_with is not None or spec.opens_rhyme):
-                chosen = yield from self._choose_rhyme(mark, spec, settings)
-                if chosen is not None:
-                    line, done, word, end = mark.line + chosen, spec.syllables, "", ""
-                    continue
-                if len(marks) > 1:
-                    marks.pop()  # no rhyme fits the syllables left: take the word before back
-                    mark = marks[-1]
-                    s.restore(mark.snap)
-            line, word, done = mark.line, "", mark.done
+            fits = d.done + n == spec.syllables
+            if fits and fallback is None:
+                fallback = (s.snapshot(), d.line)
+            yield from self._take_back(marks, d, spec, settings, fits)
         self.gave_up += 1
+        if fallback is not None:  # the syllables at least
+            s.restore(fallback[0])
+            d.line = fallback[1]
         s.feed(self.stoi["\n"])
-        return line
+        return d.line
 
-    def _take_back(self, marks: list[_Mark], n_fits: bool) -> _Mark:
-        """Restore the last mark, or the one before when it has had its tries; the mark restored."""
+    def _extend(self, d: _Draft, c: str, marks: list[_Mark]) -> bool:
+        """Add a fed character to the draft; whether it ended the line."""
+        if d.end is not None:
+            if c == "\n":
+                return True
+            d.line, d.end = d.line + c, c
+        elif c.isalpha() or c == "'":
+            d.line, d.word = d.line + c, d.word + c
+        else:  # a separator after a separator: the place to come back to moves past it
+            d.line += c
+            last = marks[-1]
+            marks[-1] = _Mark(self.sampler.snapshot(), d.line, d.done, last.tries, last.rhymes_tried)
+        return False
+
+    def _take_back(self, marks: list[_Mark], d: _Draft, spec: LineSpec, settings: Settings,
+                   fits: bool) -> Generator[None, None, None]:
+        """Go back to the last mark (or the one before, when it has had its tries); at a place
+        where only the rhyme failed, let the model choose among rhyming words once."""
+        s = self.sampler
         mark = marks[-1]
         mark.tries += 1
-        if mark.tries > TRIES_PER_WORD and len(marks) > 1 and not n_fits:
-            marks.pop()
+        s.restore(mark.snap)
+        rhymed = spec.rhyme_with is not None or spec.opens_rhyme
+        if fits and rhymed and not mark.rhymes_tried and mark.tries >= RHYME_AFTER:
+            mark.rhymes_tried = True
+            chosen = yield from self._choose_rhyme(mark, spec, settings)
+            if chosen is not None:
+                d.line, d.done, d.word, d.end = mark.line + chosen, spec.syllables, "", ""
+                return
+            mark.tries = TRIES_PER_WORD  # no rhyme fits the syllables left here
+        if mark.tries >= TRIES_PER_WORD and len(marks) > 1:
+            marks.pop()  # this place has had its tries: take the word before back too
             mark = marks[-1]
             mark.tries += 1
-        self.sampler.restore(mark.snap)
-        return mark
+            s.restore(mark.snap)
+        d.line, d.word, d.done, d.end = mark.line, "", mark.done, None
 
     def _choose_rhyme(self, mark: _Mark, spec: LineSpec,
                       settings: Settings) -> Generator[None, None, str | None]:
