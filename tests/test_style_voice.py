@@ -16,8 +16,8 @@ from PIL import Image
 from websockets.asyncio.client import connect
 
 from live import frames
-from tests.conftest import Server, poll_until, start_server
-from tests.livetools import send
+from tests.conftest import ROOT, Server, poll_until, start_server
+from tests.livetools import recv_frames, send
 
 PATCH = """
 [voices.visual]
@@ -214,3 +214,19 @@ def test_a_patch_whose_style_source_is_a_music_voice_does_not_start(tmp_path: Pa
                     '[voices.painted]\nkind = "style"\nmodel = "random"\nsource = "text"\n')
     with pytest.raises(RuntimeError, match="text voice, not a visual one"):
         start_server(patch=path)
+
+
+@pytest.mark.skipif(not (ROOT / "models" / "weights" / "styles.json").is_file(),
+                    reason="the shipped style network (models/weights/styles.*) is not there")
+async def test_the_shipped_patch_paints_the_gan_with_the_shipped_network() -> None:
+    srv = start_server(patch=ROOT / "patches" / "style.toml")
+    try:
+        async with connect(srv.ws, compression=None, max_size=None) as ws:
+            await ws.send(json.dumps({"op": "subscribe", "topics": ["frames"]}))
+            got = [info for info, _ in await recv_frames(ws, 12) if info.stream == 2]
+        assert got and (got[-1].width, got[-1].height) == (256, 256)  # the bicubic 2x GAN frames
+        status = voice(srv, "painted")
+        assert status["trained"] and status["model"] == "styles" and len(status["styles"]) >= 4
+        assert srv.param("/painted/mix") == [1.0, 0.0, 0.0, 1.0]
+    finally:
+        srv.stop()
