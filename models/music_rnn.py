@@ -192,12 +192,15 @@ class MusicSampler:
     def next_event(self, temperature: float = 1.0, top_p: float = 1.0, density: float = 0.0,
                    transpose: int = 0, key: int | str | None = None,
                    key_strength: float = 3.0, chord: Sequence[int] = (),
-                   chord_strength: float = 2.5) -> Event:
+                   chord_strength: float = 2.5, groove: np.ndarray | None = None,
+                   phase: int = 0) -> Event:
         """Sample, feed back and return the next event; pitches come out transposed.
 
         density > 0 favours note-ons over time shifts (log-odds added), < 0 the reverse.
         key (a tonic such as 'G' or 'Em') lowers note-ons outside its scale by key_strength;
         chord (pitch classes a band plays) lowers those outside it by chord_strength.
+        groove (log-weights per step of the beat, models.music_rhythm) reweights the time
+        shifts by where each lands, phase being the step of the beat now.
         """
         v = self.vocab
         for p, (out, on_step) in self.sounding.items():  # release a note held too long
@@ -233,6 +236,12 @@ class MusicSampler:
             in_chord = np.zeros(12, dtype=bool)
             in_chord[list(chord)] = True
             on[~in_chord[out_pitch % 12]] -= chord_strength
+        shifts = logits[v.shift0 : v.shift0 + v.max_shift]
+        mass = np.logaddexp.reduce(shifts)
+        if groove is not None and np.isfinite(mass):
+            # Reweight among the time shifts only: how often time moves on stays the model's.
+            shifts += groove[(phase + np.arange(1, v.max_shift + 1)) % len(groove)]
+            shifts += mass - np.logaddexp.reduce(shifts)
         tok = sample_logits(logits, temperature, top_p, self.rng)
         kind, value = v.kind(tok)
         if kind == "note_on":

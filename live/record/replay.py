@@ -27,11 +27,11 @@ MAX_EXTRA_EVENTS = 200_000  # generating past the last record, looking for the l
 def regenerate_music(name: str, spec: dict[str, Any], seed: int,
                      records: list[dict[str, Any]], notes: list[dict[str, Any]]) -> dict[str, Any]:
     """Run the voice's model through its generation log; compare notes by id."""
-    from live.voices.music_gen import MusicGen, Settings, load_music_model
+    from live.voices.music_gen import MusicGen, Settings, grooves_for, load_music_model
     from models.music_rnn import Event
 
-    model, _ = load_music_model(spec, torch.device("cpu"))
-    gen = MusicGen(model, name, seed)
+    model, card = load_music_model(spec, torch.device("cpu"))
+    gen = MusicGen(model, name, seed, grooves=grooves_for(spec, card))
     settings = Settings()
     made: dict[int, Any] = {}
 

@@ -37,7 +37,14 @@ from live.runtime import Runtime
 from live.voices.kit import ModelVoice
 from live.voices.music_band import ChordListener, ChordParam, chord_pitch_classes, program_for
 from live.voices.music_delivery import TIMETAG_LEAD_S, NoteDelivery
-from live.voices.music_gen import MusicGen, Settings, melody, phrase_events, untrained_music_model
+from live.voices.music_gen import (
+    MusicGen,
+    Settings,
+    grooves_for,
+    melody,
+    phrase_events,
+    untrained_music_model,
+)
 from live.voices.music_params import KEYS, MidiPortParam, PhraseParam
 from live.voices.music_respond import PhraseListener, answer_length, parse_input_note
 from models.music_rnn import Event, MusicRNN, MusicSampler
@@ -47,6 +54,7 @@ log = logging.getLogger("livegen.music")
 DELIVERIES = ("immediate", "timetag")
 RECOMMEND_BEATS = 8  # /NAME/recommend steers once a phrase
 RECOMMEND_STEP = 0.25  # of the way to the liked settings, each time
+DEFAULTS = Settings()
 RESTART_MARGIN_S = 0.15  # a restart (style, prime, answer) begins this far after now
 
 Restart = tuple[int | None, list[Event]] | None  # (step or None for soon, prime events)
@@ -136,19 +144,22 @@ class MusicVoice(ModelVoice):
         self.play = add(BoolParam(f"{p}/play", True, "start and stop the voice"))
         self.channel = add(IntParam(f"{p}/channel", 1, "MIDI channel", lo=1, hi=16))
         self.velocity = add(FloatParam(f"{p}/velocity", 1.0, "velocity scale", lo=0, hi=2))
-        self.dynamics = add(FloatParam(f"{p}/dynamics", 0.6, "velocity shaped by metric accent "
+        self.dynamics = add(FloatParam(f"{p}/dynamics", DEFAULTS.dynamics, "velocity shaped by metric accent "
                                        "and a 4-bar phrase arc: 0 as the model wrote it", lo=0, hi=1))
         self.swing = add(FloatParam(f"{p}/swing", 0.0, "off-beat eighths later: 0 straight, 1 "
                                     "triplet", lo=0, hi=1))
-        self.humanize = add(FloatParam(f"{p}/humanize", 0.3, "timing (up to 1/25 beat) and "
+        self.humanize = add(FloatParam(f"{p}/humanize", DEFAULTS.humanize, "timing (up to 1/25 beat) and "
                                        "velocity jitter, the same in a replay", lo=0, hi=1))
+        self.groove = add(FloatParam(f"{p}/groove", DEFAULTS.groove, "how hard the notes are "
+                                     "steered onto the style's onset positions in the beat (a "
+                                     "trained model's NAME.rhythm.json)", lo=0, hi=4))
         self.program = add(IntParam(f"{p}/program", self.default_program, "General MIDI "
                                     "program (0-127); -1: the style's", lo=-1, hi=127))
         self.chord = add(ChordParam(f"{p}/chord", "harmonise with this chord from the next beat: "
                                     f"Am, G7, 'C E G' or none; chords played into {p}/in/note "
                                     "set it while the voice is not answering"))
-        self.chord_strength = add(FloatParam(f"{p}/chord_strength", 2.5, "how hard the chord "
-                                             "steers", lo=0, hi=10))
+        self.chord_strength = add(FloatParam(f"{p}/chord_strength", DEFAULTS.chord_strength,
+                                             "how hard the chord steers", lo=0, hi=10))
         self.prime = add(PhraseParam(f"{p}/prime", "MIDI pitches (or names: C4 E4 G4) the voice "
                                      "continues from"))
         self.respond = add(BoolParam(f"{p}/respond", False, "call and response: answer each "
@@ -236,7 +247,7 @@ class MusicVoice(ModelVoice):
     def begin(self) -> None:
         model = self.rt.engine.models[self.engine_key]
         assert isinstance(model, MusicRNN)
-        self.gen = MusicGen(model, self.name, self.rt.seed)
+        self.gen = MusicGen(model, self.name, self.rt.seed, grooves=grooves_for(self.spec, self.card))
         self.start_ticker()
         self._chord = chord_pitch_classes(self.chord.value)
         self.send_program()
@@ -309,7 +320,7 @@ class MusicVoice(ModelVoice):
                         self.key.value, self.key_strength.value, self.transpose.value,
                         self._chord, self.chord_strength.value, self.dynamics.value,
                         self.swing.value, self.humanize.value, self.clock.beats_per_bar,
-                        self.velocity.value)
+                        self.velocity.value, self.groove.value)
 
     # -- the engine thread ------------------------------------------------------------------
     def _steps_soon(self) -> int:

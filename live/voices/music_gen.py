@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 import torch
 
 from live.voices.kit import load_model, seed_for
 from live.voices.music_feel import Feel, jitter_seed, perform
+from models import music_rhythm
 from models.music_data import COLLECTIONS
 from models.music_rnn import Event, MusicConfig, MusicRNN, MusicSampler
 
@@ -33,6 +35,15 @@ def load_music_model(spec: dict[str, Any], device: torch.device) -> tuple[Any, d
     return load_model("music", spec, device, untrained_music_model)
 
 
+def grooves_for(spec: dict[str, Any], card: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The onset prior beside a trained model's weights, if its grid matches the model's."""
+    if not card.get("trained"):
+        return {}
+    grooves = music_rhythm.for_model(str(spec.get("model")))
+    spb = card.get("arch", {}).get("steps_per_beat")
+    return {s: g for s, g in grooves.items() if len(g) == spb}
+
+
 @dataclass
 class Settings:
     """What a generation job reads from the controls; recorded whenever it changes."""
@@ -45,16 +56,18 @@ class Settings:
     transpose: int = 0
     chord: tuple[int, ...] = field(default_factory=tuple)  # pitch classes the band plays
     chord_strength: float = 2.5
-    dynamics: float = 0.0
+    dynamics: float = 0.6
     swing: float = 0.0
-    humanize: float = 0.0
+    humanize: float = 0.3
     beats_per_bar: int = 4
     velocity_scale: float = 1.0
+    groove: float = 0.5  # how hard time shifts are steered onto the style's onset positions
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> Settings:
         """The settings a generation log recorded (older logs lack the newer fields)."""
-        known = {k: rec[k] for k in cls.__dataclass_fields__ if k in rec}
+        known: dict[str, Any] = {"dynamics": 0.0, "humanize": 0.0, "groove": 0.0}  # older logs
+        known |= {k: rec[k] for k in cls.__dataclass_fields__ if k in rec}
         if "chord" in known:
             known["chord"] = tuple(known["chord"])
         return cls(**known)
@@ -94,8 +107,10 @@ class MusicGen:
     by event count), which is what the recorder writes: a replay gets the same notes.
     """
 
-    def __init__(self, model: MusicRNN, voice: str, seed: int, max_note_beats: float = 4.0) -> None:
+    def __init__(self, model: MusicRNN, voice: str, seed: int, max_note_beats: float = 4.0,
+                 grooves: dict[str, np.ndarray] | None = None) -> None:
         self.model = model
+        self.grooves = grooves or {}  # per style (models.music_rhythm); none: shifts unsteered
         self.voice = voice
         self.seed = seed
         self.spb = model.cfg.steps_per_beat
@@ -152,9 +167,12 @@ class MusicGen:
         """Sample one event; return the notes it completes."""
         assert self.sampler is not None
         self.events += 1
+        groove = self.grooves.get(self.sampler.style)
         ev = self.sampler.next_event(s.temperature, s.top_p, s.density, s.transpose,
                                      None if s.key == "any" else s.key, s.key_strength,
-                                     s.chord, s.chord_strength)
+                                     s.chord, s.chord_strength,
+                                     None if groove is None or not s.groove else s.groove * groove,
+                                     self.cursor % self.spb)
         self._since_shift += 1
         if ev.kind == "time_shift":
             self.cursor += ev.value
