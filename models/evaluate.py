@@ -35,7 +35,8 @@ def resolve_data(card: dict[str, Any], override: str | None) -> str:
     """The data a card was trained on, or what ships when that path is not on this machine.
 
     Music falls back to models/data/music_heldout.npz (the held-out pieces and the training
-    pieces' n-gram counts), text to models/data/tinyshakespeare.txt, images to skimage.
+    pieces' n-gram counts), text to models/data/tinyshakespeare.txt (the poetry corpus is
+    built again from the fortunes package), images to skimage.
     """
     if override:
         return override
@@ -45,6 +46,14 @@ def resolve_data(card: dict[str, Any], override: str | None) -> str:
     path = data.get("path") or data.get("source") or ""
     kind = card["kind"]
     if path == "skimage" or (path and Path(path).exists()):
+        return path
+    if kind == "text" and str(data.get("built_by", "")).startswith("python -m models.data poetry"):
+        from models.data import poetry  # built again from Debian's fortunes when not here
+
+        try:
+            poetry.build(list(poetry.DEFAULT_FILES), Path(path).parent, command=data["built_by"])
+        except poetry.BuildError as e:
+            raise FileNotFoundError(f"the verse of this model is not here: {e}") from None
         return path
     if kind == "strokes":  # built again from the Debian packages when not here
         from models.jobs import DEFAULT_STROKES

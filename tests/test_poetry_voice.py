@@ -14,7 +14,7 @@ from models.forms import FORMS, check_lines
 from models.pronounce import pronouncer
 from tests.livetools import send, stop_cleanly
 
-MODEL = "shakespeare"
+MODEL = "poetry"
 FREE = f"""
 [voices.text]
 kind = "text"
