@@ -37,29 +37,41 @@ def gan_grid(model: ImageGenerator, n: int, seed: int, truncation: float = 1.0) 
     return grid
 
 
-def music_notes(model: MusicRNN, styles: list[str], events: int, seed: int, temperature: float,
-                top_p: float) -> list[tuple[str, list]]:
-    """Notes of `events` events per style, the sampler carried on from style to style."""
-    from models.music_rnn import MusicSampler, events_to_notes
+def music_notes(model: MusicRNN, styles: list[str], beats: int, seed: int, temperature: float,
+                top_p: float, name: str = "") -> list[tuple[str, list]]:
+    """`beats` beats per style, from the live voice's generator with its default feel.
 
-    sampler = MusicSampler(model, seed=seed)
+    The same generator, settings and groove prior as the music voice (live.voices.music_gen),
+    so a sample is what the voice plays, velocities and timing included.
+    """
+    from live.voices.music_gen import MusicGen, Settings, grooves_for
+    from models.music_rnn import Note
+
+    grooves = grooves_for({"model": name}, {"trained": bool(name), "arch": model.cfg.to_dict()})
+    settings = Settings(temperature=temperature, top_p=top_p)
     out = []
-    for style in styles:
-        sampler.set_style(style)
-        evs = [sampler.next_event(temperature, top_p) for _ in range(events)]
-        out.append((style, events_to_notes(evs, model.cfg.steps_per_beat)))
+    for k, style in enumerate(styles):
+        if style not in model.cfg.styles:
+            raise ValueError(f"unknown style {style!r}; choose from {', '.join(model.cfg.styles)}")
+        gen = MusicGen(model, "music", seed + k, grooves=grooves)
+        gen.restart(0, style)
+        played = [gen.perform(n, settings) for n in gen.run(settings, beats * gen.spb)]
+        out.append((style, sorted((Note(p.pitch, p.velocity, float(p.start), float(p.end - p.start))
+                                   for p in played), key=lambda n: (n.start_beat, n.pitch))))
     return out
 
 
 def write_midi(parts: list[tuple[str, list]], path: Path, bpm: float, gap_beats: float = 2.0) -> None:
-    """One piano track per style, the styles one after another."""
+    """One track per style on the style's General MIDI program, the styles one after another."""
     import pretty_midi
+
+    from live.voices.music_band import program_for
 
     pm = pretty_midi.PrettyMIDI(initial_tempo=bpm)
     spb = 60.0 / bpm
     t0 = 0.0
     for style, notes in parts:
-        inst = pretty_midi.Instrument(program=0, name=style)
+        inst = pretty_midi.Instrument(program=program_for(style, -1), name=style)
         end = 0.0
         for n in notes:
             s = t0 + n.start_beat
@@ -70,6 +82,22 @@ def write_midi(parts: list[tuple[str, list]], path: Path, bpm: float, gap_beats:
         pm.instruments.append(inst)
         t0 += end + gap_beats
     pm.write(str(path))
+
+
+def render_styles(parts: list[tuple[str, list]], folder: Path, bpm: float) -> None:
+    """Each style's part as STYLE.mid and STYLE.oga in folder, all at one loudness."""
+    from models.render import RenderError, render
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        midi = folder / f"{part[0]}.mid"
+        write_midi([part], midi, bpm)
+        try:
+            level = render(midi, folder / f"{part[0]}.oga")
+        except RenderError as e:
+            print(f"error: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
+        print(f"{folder / part[0]}.oga: {level} dBFS RMS")
 
 
 def piano_roll(parts: list[tuple[str, list]], path: Path, beats: float = 32.0,
@@ -150,9 +178,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--temperature", type=float, default=0.9)
     ap.add_argument("--top-p", type=float, default=0.95)
     ap.add_argument("--style", action="append", help="music: style(s); default all of them")
-    ap.add_argument("--events", type=int, default=600, help="music: events per style")
+    ap.add_argument("--beats", type=int, default=32, help="music: beats per style")
     ap.add_argument("--bpm", type=float, default=100.0)
     ap.add_argument("--roll", type=Path, help="music: also a piano-roll PNG")
+    ap.add_argument("--audio", type=Path, help="music: also each style rendered through "
+                    "FluidSynth into this folder (STYLE.oga, one loudness)")
     ap.add_argument("--chars", type=int, default=1500, help="text: characters")
     ap.add_argument("--prime", default="\n", help="text: text to continue")
     ap.add_argument("--class", dest="classes", action="append",
@@ -170,14 +200,16 @@ def main(argv: list[str] | None = None) -> None:
     elif isinstance(model, MusicRNN):
         styles = args.style or model.cfg.styles
         try:
-            parts = music_notes(model, styles, args.events, args.seed, args.temperature,
-                                args.top_p)
+            parts = music_notes(model, styles, args.beats, args.seed, args.temperature,
+                                args.top_p, args.name if card.get("kind") == "music" else "")
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             raise SystemExit(2) from None
         write_midi(parts, args.out, args.bpm)
         if args.roll:
             piano_roll(parts, args.roll)
+        if args.audio:
+            render_styles(parts, args.audio, args.bpm)
     elif isinstance(model, TextRNN):
         from models.text_rnn import TextSampler
 

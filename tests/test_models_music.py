@@ -165,7 +165,7 @@ def test_shipped_weights_evaluate_and_sample(tmp_path: Path) -> None:
     res = evaluate("corpus", data=str(data), quick=True)
     assert res["val_ce"] > 0 and res["bigram_ce"] > 0
     out = tmp_path / "s.mid"
-    sample_main(["corpus", "--out", str(out), "--events", "100", "--style", styles[0]])
+    sample_main(["corpus", "--out", str(out), "--beats", "8", "--style", styles[0]])
     import pretty_midi
 
     assert pretty_midi.PrettyMIDI(str(out)).instruments[0].notes
