@@ -95,9 +95,9 @@ def main(argv: list[str] | None = None) -> None:
                 t = k / args.morph_steps
                 mixes.append([(1 - t) if i == s else t if i == s + 1 else 0.0 for i in range(n)])
         mixes.append(one_hot(n - 1, n))
-        source = pics[-1][None].expand(len(mixes), -1, -1, -1)
-        strip = stylise_pixels(model, source, torch.tensor(mixes))
-        sheet([[pics[-1].numpy()] + [s.numpy() for s in strip]]).save(
+        picture = pics[min(3, len(pics) - 1)]  # the cat, a photograph with detail
+        strip = stylise_pixels(model, picture[None].expand(len(mixes), -1, -1, -1), torch.tensor(mixes))
+        sheet([[picture.numpy()] + [s.numpy() for s in strip]]).save(
             args.out / f"{args.model}_morph.png", optimize=True)
     print(f"wrote {args.out / f'{args.model}.png'} and {args.out / f'{args.model}_morph.png'}")
 
