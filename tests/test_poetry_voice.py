@@ -12,7 +12,7 @@ from websockets.asyncio.client import connect
 from live.record.recorder import read_events
 from models.forms import FORMS, check_lines
 from models.pronounce import pronouncer
-from tests.livetools import send, stop_cleanly
+from tests.livetools import replay, send, stop_cleanly
 
 MODEL = "poetry"
 FREE = f"""
@@ -73,6 +73,9 @@ def test_haiku_over_osc_and_bad_input_changes_nothing(run_server, sink, tmp_path
     events, _ = read_events(tmp_path / "rec" / "events.jsonl")
     restarts = [e for e in events if e["type"] == "gen" and e["op"] == "restart"]
     assert restarts[-1]["prime"] == "the sea at night\n" and restarts[-1]["form"] == "haiku"
+    code, summary = replay(tmp_path / "rec", "--check")
+    text = summary["text"]["text"]
+    assert code == 0 and text["identical"] == text["stretches"] >= 3, summary  # the haiku too
 
 
 async def test_a_patch_form_streams_stanzas_over_websocket(run_server, sink, tmp_path) -> None:

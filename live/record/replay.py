@@ -76,6 +76,7 @@ def regenerate_text(name: str, spec: dict[str, Any], seed: int,
                     records: list[dict[str, Any]], chars: list[dict[str, Any]]) -> dict[str, Any]:
     """Each stretch of text between restarts must be the start of what the model says again."""
     from live.voices.text import TextGen, load_text_model
+    from models.verse import STANZA_BREAK
 
     model, _ = load_text_model(spec, torch.device("cpu"))
     gen = TextGen(model, name, seed)
@@ -88,12 +89,13 @@ def regenerate_text(name: str, spec: dict[str, Any], seed: int,
 
     def advance(to_event: int) -> None:
         while gen.sampler is not None and gen.events < to_event:
-            made.setdefault(gen.restarts, []).append(gen.step(temperature, top_p))
+            c = gen.step(temperature, top_p)
+            made.setdefault(gen.restarts, []).append("\n" if c == STANZA_BREAK else c)  # as sent
 
     for rec in records:
         advance(rec["event"])
         if rec["op"] == "restart":
-            gen.restart(rec["prime"])
+            gen.restart(rec["prime"], rec.get("form", "free"))
         elif rec["op"] == "settings":
             t = rec["temperature"]
             temperature = tuple(t) if isinstance(t, list) else float(t)
