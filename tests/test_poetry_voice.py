@@ -94,3 +94,16 @@ async def test_a_patch_form_streams_stanzas_over_websocket(run_server, sink, tmp
     couplet = [m["text"] for m in got[first + 1:] if m["kind"] == "line"]
     checks = check_lines(FORMS["couplets"], couplet, pronouncer())
     assert [c.got for c in checks] == [10, 10] and checks[1].rhyme, couplet
+
+
+def test_a_preset_holds_the_form_but_not_the_theme() -> None:
+    # The theme acts (it restarts the text) as the prime does; its empty default is no value a
+    # stored preset could set again, so snapshots leave it out.
+    from live.control.presets import snapshot_paths
+    from live.params import ChoiceParam, Registry
+    from live.voices.text import ThemeParam
+
+    registry = Registry()
+    registry.add(ChoiceParam("/text/form", "free", "", choices=tuple(FORMS)))
+    registry.add(ThemeParam("/text/theme", "", "", max_len=200))
+    assert snapshot_paths(registry) == ["/text/form"]

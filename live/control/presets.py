@@ -22,8 +22,9 @@ from live.control.timing import ControlError
 from live.params import BoolParam, ChoiceParam, FloatParam, IntParam, Param, ParamError, Registry, VectorParam
 from live.voices.latent import slerp
 
-# Parameters that act rather than hold a state, or that configure the rig: never in a snapshot.
-SKIP_NAMES = {"panic", "reset", "prime", "midi_port", "delivery", "link"}
+# Parameters that act rather than hold a state (a prime or theme restarts the text), or that
+# configure the rig: never in a snapshot.
+SKIP_NAMES = {"panic", "reset", "prime", "theme", "midi_port", "delivery", "link"}
 Values = dict[str, Any]
 LatentReader = Callable[[], "np.ndarray | None"]
 
