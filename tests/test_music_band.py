@@ -8,7 +8,7 @@ import mido
 import pytest
 
 from live.record.recorder import read_events
-from live.voices.music_band import ChordListener, chord_pitch_classes, program_for
+from live.voices.music_band import ChordListener, PartAllocator, chord_pitch_classes, program_for
 from tests.livetools import MUSIC, send, stop_cleanly, write_patch
 
 
@@ -79,8 +79,44 @@ def test_programs_over_osc_and_midi_and_a_chord_that_lands_on_the_beat(run_serve
     assert len(landed) >= 20 and after
     in_chord = sum(e["pitch"] % 12 in (0, 4, 7) for e in landed) / len(landed)
     assert in_chord >= 0.9, in_chord  # an untrained model, steered hard: chord tones only
-    # The first note after the change starts on a beat.
-    assert Fraction(landed[0]["beat"]).denominator == 1
     msgs = [mido.Message.from_str(line) for line in log.read_text().splitlines()]
     programs = [(m.channel, m.program) for m in msgs if m.type == "program_change"]
     assert (0, 19) in programs and (0, 110) in programs
+
+
+def test_a_chorale_is_dealt_into_four_lines_that_keep_their_places() -> None:
+    deal = PartAllocator(4)
+    progression = [(60, 64, 67, 72), (59, 62, 67, 74), (57, 60, 64, 72), (53, 60, 65, 69)]
+    for beat, chord in enumerate(progression):
+        parts = deal.chord(Fraction(beat), [(p, Fraction(beat + 1)) for p in chord])
+        assert parts == [3, 2, 1, 0]  # bass to soprano
+    # A note that starts while its neighbours sound goes to the free part nearest it.
+    held = PartAllocator(4)
+    held.chord(Fraction(0), [(48, Fraction(4)), (55, Fraction(4)), (64, Fraction(4))])
+    assert held.chord(Fraction(1), [(71, Fraction(2))]) == [0]
+    # More notes than parts: the highest take the parts, the extra one doubles the nearest.
+    assert PartAllocator(2).chord(Fraction(0), [(60, Fraction(1)), (64, Fraction(1)),
+                                                (67, Fraction(1))]) == [1, 1, 0]
+
+
+def test_parts_go_out_on_their_own_channels_and_osc(run_server, sink, tmp_path) -> None:
+    log = tmp_path / "midi.log"
+    patch = write_patch(tmp_path, MUSIC.read_text().replace(
+        'delivery = "immediate"', 'delivery = "immediate"\nmidi_port = "virtual:livegen-test"\n'
+        "parts = 4\nchannel = 15"))
+    env = {"MIDO_BACKEND": "tests.midi_backend", "LIVEGEN_TEST_MIDI_LOG": str(log)}
+    server = run_server(patch=patch, env=env)
+    sink.wait_for(lambda: sink.count("/music/note") >= 60)
+    assert send(server, "/music/parts", 9, reply=True) is not None  # refused: 1 to 8
+    stop_cleanly(server, sink)
+    parts = [tuple(r.args) for r in sink.of("/music/part")]
+    assert len(parts) == sink.count("/music/noteon") and {p for p, _ in parts} == {0, 1, 2, 3}
+    items = [r for r in sink.items if r.address in ("/music/part", "/music/noteon")]
+    for part_msg, on in zip(items[0::2], items[1::2], strict=True):  # each part just before its note
+        assert part_msg.address == "/music/part" and on.address == "/music/noteon"
+        assert part_msg.args[1] == on.args[0]
+    msgs = [mido.Message.from_str(line) for line in log.read_text().splitlines()]
+    ons = [m for m in msgs if m.type == "note_on"]
+    assert {m.channel for m in ons} == {14, 15, 0, 1}  # channels 15, 16, 1, 2 (wrapping)
+    by_part = {0: 14, 1: 15, 2: 0, 3: 1}
+    assert [by_part[p] for p, _ in parts] == [m.channel for m in ons]

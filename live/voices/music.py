@@ -35,10 +35,17 @@ from live.params import (
 )
 from live.runtime import Runtime
 from live.voices.kit import ModelVoice
-from live.voices.music_band import ChordListener, ChordParam, chord_pitch_classes, program_for
+from live.voices.music_band import (
+    ChordListener,
+    ChordParam,
+    PartAllocator,
+    chord_pitch_classes,
+    program_for,
+)
 from live.voices.music_delivery import TIMETAG_LEAD_S, NoteDelivery
 from live.voices.music_gen import (
     MusicGen,
+    PlayedNote,
     Settings,
     grooves_for,
     melody,
@@ -87,6 +94,7 @@ class MusicVoice(ModelVoice):
                                                         h.vel)
         self.listener = PhraseListener()
         self.band = ChordListener()
+        self._parts: PartAllocator | None = None  # dealing notes into parts (engine thread)
         self._chord: tuple[int, ...] = ()  # pitch classes in force (from the next beat on)
         program = spec.get("program", -1)
         if isinstance(program, bool) or not isinstance(program, int) or not -1 <= program <= 127:
@@ -143,6 +151,9 @@ class MusicVoice(ModelVoice):
                                      choices=tuple(self.styles)))
         self.play = add(BoolParam(f"{p}/play", True, "start and stop the voice"))
         self.channel = add(IntParam(f"{p}/channel", 1, "MIDI channel", lo=1, hi=16))
+        self.parts = add(IntParam(f"{p}/parts", 1, "deal the notes into this many parts (0 the "
+                                  "top), part k on MIDI channel channel+k and sent as "
+                                  f"{p}/part k pitch", lo=1, hi=8))
         self.velocity = add(FloatParam(f"{p}/velocity", 1.0, "velocity scale", lo=0, hi=2))
         self.dynamics = add(FloatParam(f"{p}/dynamics", DEFAULTS.dynamics, "velocity shaped by metric accent "
                                        "and a 4-bar phrase arc: 0 as the model wrote it", lo=0, hi=1))
@@ -183,7 +194,7 @@ class MusicVoice(ModelVoice):
         registry.watch(self.style.path, lambda c: self._restart_soon(None))
         registry.watch(self.prime.path, lambda c: self._restart_soon(
             (None, melody(c.value, 0.5, self.gen.spb if self.gen else 12))))
-        for param in (self.key, self.transpose, self.channel, self.delivery):
+        for param in (self.key, self.transpose, self.channel, self.delivery, self.parts):
             registry.watch(param.path, lambda c: self._release_soon())
         registry.watch(self.chord.path, lambda c: self._chord_on_next_beat(c.value))
         for instrument in (self.style, self.program, self.channel, self.midi_port):
@@ -298,9 +309,14 @@ class MusicVoice(ModelVoice):
         self._ops.append(("release", None))
         self.post_job()
 
+    def part_channels(self) -> list[int]:
+        """The MIDI channel of each part (one part: the voice's channel)."""
+        return [(self.channel.value - 1 + k) % 16 + 1 for k in range(self.parts.value)]
+
     def panic_now(self) -> None:
         """All notes off: every sounding note, then every pitch, over OSC and MIDI."""
-        self.notes.panic(self.channel.value)
+        for channel in self.part_channels():
+            self.notes.panic(channel)
         self._ops.append(("release", None))
         self.post_job()
 
@@ -372,8 +388,28 @@ class MusicVoice(ModelVoice):
         self.gen_steps += gen.cursor - c0
         timetag = self.delivery.value == "timetag"
         played = sorted((gen.perform(n, settings) for n in notes), key=lambda n: (n.start, n.id))
-        for note in played:  # a late one still goes in order
-            self.notes.hand(note, flush, self.channel.value, timetag)
+        parts = self._deal(played)
+        channels = self.part_channels()
+        for note, part in zip(played, parts, strict=True):  # a late one still goes in order
+            self.notes.hand(note, flush, channels[part], timetag,
+                            part if self.parts.value > 1 else None)
+
+    def _deal(self, played: list[PlayedNote]) -> list[int]:
+        """The part of each note (engine thread); one part: all 0."""
+        n = self.parts.value
+        if n == 1:
+            return [0] * len(played)
+        if self._parts is None or self._parts.parts != n:
+            self._parts = PartAllocator(n)
+        out: list[int] = []
+        i = 0
+        while i < len(played):  # the notes that start together, dealt as one chord
+            j = i
+            while j < len(played) and played[j].start == played[i].start:
+                j += 1
+            out += self._parts.chord(played[i].start, [(x.pitch, x.end) for x in played[i:j]])
+            i = j
+        return out
 
     # -- input notes: call and response -----------------------------------------------------
     def _osc_input(self, args: list[Any], sender: tuple[str, int]) -> None:
@@ -432,7 +468,7 @@ class MusicVoice(ModelVoice):
             "style": self.style.value, "playing": self._active,
             "respond": self.respond.value, "delivery": self.delivery.value,
             "program": program_for(self.style.value, self.program.value),
-            "chord": list(self._chord),
+            "chord": list(self._chord), "parts": self.parts.value,
             "lookahead_beats": self.lookahead, "midi": self.midi.status(),
             "gen_speed_x": round(music_s / self.gen_s, 1) if self.gen_s > 0 else None,
             **self.notes.counts(),

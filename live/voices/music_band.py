@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+from itertools import combinations
 from typing import Any
 
 from live.params import ParamError, StringParam
@@ -95,3 +97,41 @@ class ChordListener:
         names = {v: k for k, v in NAMES.items()}
         sharps = {1: "C#", 3: "Eb", 6: "F#", 8: "Ab", 10: "Bb"}
         return " ".join(names.get(pc) or sharps[pc] for pc in classes)
+
+
+PART_CENTRES = (72, 65, 57, 48)  # where soprano, alto, tenor and bass start: MIDI pitches
+
+
+class PartAllocator:
+    """Deals a voice's notes into parts (0 the top), each part kept near its last pitch.
+
+    The model writes one stream of notes; a chorale played on four channels needs each note in a
+    part. The notes that start together go, highest to the highest, to the free parts (none of
+    their notes sounding) that keep the lines nearest their last pitches; with too few free
+    parts, the rest go to the nearest parts.
+    """
+
+    def __init__(self, parts: int) -> None:
+        self.parts = parts
+        self.last = [PART_CENTRES[min(k, 3)] - 12 * max(0, k - 3) for k in range(parts)]
+        self.until = [Fraction(-1)] * parts  # when each part's sounding note ends
+
+    def chord(self, start: Fraction, notes: list[tuple[int, Fraction]]) -> list[int]:
+        """Parts for notes (pitch, end) that start together at `start`, in their order."""
+        order = sorted(range(len(notes)), key=lambda i: -notes[i][0])
+        free = [k for k in range(self.parts) if self.until[k] <= start]
+        placed = order[:len(free)]
+        best: tuple[int, ...] = ()
+        best_cost = None
+        for chosen in combinations(free, len(placed)):  # in part order: top note, top part
+            cost = sum(abs(self.last[k] - notes[i][0]) for k, i in zip(chosen, placed, strict=True))
+            if best_cost is None or cost < best_cost:
+                best, best_cost = chosen, cost
+        out = [0] * len(notes)
+        for k, i in zip(best, placed, strict=True):
+            out[i] = k
+        for i in order[len(free):]:
+            out[i] = min(range(self.parts), key=lambda k: abs(self.last[k] - notes[i][0]))
+        for i, k in enumerate(out):
+            self.last[k], self.until[k] = notes[i][0], max(self.until[k], notes[i][1])
+        return out

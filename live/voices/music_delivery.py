@@ -71,14 +71,20 @@ class NoteDelivery:
             for i in gone:
                 del self._notes[i]
 
-    def hand(self, note: PlayedNote, flush: int, channel: int, timetag: bool) -> None:
-        """Hand a note to the sender, its OSC messages built here (on the engine thread)."""
+    def hand(self, note: PlayedNote, flush: int, channel: int, timetag: bool,
+             part: int | None = None) -> None:
+        """Hand a note to the sender, its OSC messages built here (on the engine thread).
+
+        A note of a part (voices dealt into parts) also sends `/VOICE/part part pitch` first.
+        """
         start, end, vel = note.start, note.end, note.velocity
         version = self.clock.version  # read before the map it describes
         dur = self.clock.seconds_at(end) - self.clock.seconds_at(start)
         address = f"/{self.voice}/note"
         on = [build_message(f"/{self.voice}/noteon", [note.pitch, vel]).dgram,
               build_message(address, [note.pitch, vel, float(dur)]).dgram]
+        if part is not None:
+            on.insert(0, build_message(f"/{self.voice}/part", [part, note.pitch]).dgram)
         off = build_message(f"/{self.voice}/noteoff", [note.pitch]).dgram
         with self._lock:
             if flush != self.flushes:
