@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
+from typing import Any
 
 import mido
 import pytest
@@ -41,14 +43,19 @@ def test_a_style_has_its_instrument_and_a_patch_overrides_it() -> None:
     assert program_for("no such style", -1) == 0
 
 
-def test_programs_over_osc_and_midi_and_a_chord_that_lands_on_the_beat(run_server, sink,
-                                                                      tmp_path) -> None:
+def with_midi_log(run_server, tmp_path: Path, settings: str) -> tuple[Any, Path]:
+    """A server playing the music patch with `settings` and MIDI out to a mido test backend."""
     log = tmp_path / "midi.log"
     patch = write_patch(tmp_path, MUSIC.read_text().replace(
-        'delivery = "immediate"', 'delivery = "immediate"\nmidi_port = "virtual:livegen-test"\n'
-        "chord_strength = 10.0"))
+        'delivery = "immediate"',
+        f'delivery = "immediate"\nmidi_port = "virtual:livegen-test"\n{settings}'))
     env = {"MIDO_BACKEND": "tests.midi_backend", "LIVEGEN_TEST_MIDI_LOG": str(log)}
-    server = run_server(patch=patch, env=env)
+    return run_server(patch=patch, env=env), log
+
+
+def test_programs_over_osc_and_midi_and_a_chord_that_lands_on_the_beat(run_server, sink,
+                                                                      tmp_path) -> None:
+    server, log = with_midi_log(run_server, tmp_path, "chord_strength = 10.0")
     sink.wait_for(lambda: sink.count("/music/note") >= 20)
     assert [r.args for r in sink.of("/music/program")][:1] == [[1, 19]]  # bach: church organ
     assert send(server, "/music/style", "irish", reply=True) is None
@@ -100,12 +107,7 @@ def test_a_chorale_is_dealt_into_four_lines_that_keep_their_places() -> None:
 
 
 def test_parts_go_out_on_their_own_channels_and_osc(run_server, sink, tmp_path) -> None:
-    log = tmp_path / "midi.log"
-    patch = write_patch(tmp_path, MUSIC.read_text().replace(
-        'delivery = "immediate"', 'delivery = "immediate"\nmidi_port = "virtual:livegen-test"\n'
-        "parts = 4\nchannel = 15"))
-    env = {"MIDO_BACKEND": "tests.midi_backend", "LIVEGEN_TEST_MIDI_LOG": str(log)}
-    server = run_server(patch=patch, env=env)
+    server, log = with_midi_log(run_server, tmp_path, "parts = 4\nchannel = 15")
     sink.wait_for(lambda: sink.count("/music/note") >= 60)
     assert send(server, "/music/parts", 9, reply=True) is not None  # refused: 1 to 8
     stop_cleanly(server, sink)
