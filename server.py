@@ -23,6 +23,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from live.app import App, Options, StartupError  # noqa: E402  (after the thread setting)
 from live.io.osc import parse_target
 from live.patch import PatchError, load_patch
+from live.security import Access, check_exposure
 from models.weights import WeightsError
 
 DEFAULT_PATCH = Path(__file__).resolve().parent / "patches" / "default.toml"
@@ -43,6 +44,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="default auto")
     p.add_argument("--record", metavar="DIR", help="record the performance into DIR")
     p.add_argument("--seed", type=int, help="seed for every voice (default 0)")
+    p.add_argument("--token", help="control token; needed on any address but 127.0.0.1 "
+                   "(docs/security.md)")
+    p.add_argument("--insecure", action="store_true",
+                   help="listen on a public address without a token (anyone there can steer)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p.parse_args(argv)
 
@@ -59,6 +64,10 @@ def resolve_options(args: argparse.Namespace, server: dict) -> Options:
     if not isinstance(watch, bool):
         raise ValueError(f"patch [server] watch = {watch!r} refused, expected true or false")
     opts.watch = watch
+    opts.access = Access.from_settings(
+        args.token if args.token is not None else server.get("token"), server.get("origins", []),
+        server.get("osc_allow", []), server.get("public_frames", False))
+    check_exposure(opts.host, opts.access, args.insecure)
     targets = args.osc_out if args.osc_out is not None else server.get("osc_out")
     if targets is not None:
         opts.osc_out = [parse_target(t) for t in targets]

@@ -37,6 +37,7 @@ from live.record.recorder import Recorder
 from live.reload import PatchWatcher, ReloadPlan, apply_values, plan_reload
 from live.runtime import Runtime
 from live.scheduler import Scheduler
+from live.security import Access, exposure
 from live.status import BeatPulse, ErrorForwarder, StatusFeed
 from live.voices.draw import DrawVoice
 from live.voices.input import InputVoice
@@ -66,6 +67,7 @@ class Options:
     record: str | None = None
     seed: int = 0
     watch: bool = True  # reload the patch when its file changes
+    access: Access = field(default_factory=Access)  # token, origins, OSC sources (live/security)
 
 
 class StartupError(Exception):
@@ -442,8 +444,10 @@ class App:
         likes = LikeStore(state_dir(self.patch), rt.registry, lambda: self.voices,
                           lambda like: self._liked(rt, like),
                           lambda voice: rt.analysis.latest.get(voice, {}) if rt.analysis else {})
-        web = self.web = WebServer(rt.registry, rt.frames, rt.events, self.status, likes)
+        access = self.options.access
+        web = self.web = WebServer(rt.registry, rt.frames, rt.events, self.status, likes, access)
         osc_in = self.osc_in = OscIn(rt.registry)
+        osc_in.allow = access.osc_ok
         web.commands = osc_in.routes  # the page's preset and bookmark buttons call these
         web.frames_in = self.frames_in.receive  # binary LGF1 messages from clients
         for voice in self.voices.values():
@@ -481,6 +485,8 @@ class App:
         self.osc_transport = transport
         osc_port = transport.get_extra_info("sockname")[1]
         self.oscquery = OscQueryServer(rt.registry, host, osc_port, rt.loop, lambda: list(osc_in.routes))
+        self.oscquery.allow = access.osc_ok
+        log.info("%s", exposure(host, access))
         try:
             await self.oscquery.start(self.options.oscquery_port)
         except OSError as e:

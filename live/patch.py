@@ -15,7 +15,7 @@ STRUCTURAL_KEYS = {"kind", "model", "resolution", "nz", "lookahead_beats", "midi
 
 
 SERVER_KEYS = ("host", "port", "osc_port", "oscquery_port", "osc_out", "device", "record", "seed",
-               "state_dir", "watch")
+               "state_dir", "watch", "token", "origins", "osc_allow", "public_frames")
 
 
 class PatchError(Exception):

@@ -95,6 +95,9 @@ class OscIn(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.received = 0
         self.errors = 0
+        self.allow: Callable[[str], bool] = lambda ip: True  # source addresses applied
+        self.refused = 0  # datagrams from sources not allowed
+        self._refused_from: set[str] = set()  # logged once each
 
     def route(self, address: str, handler: Route) -> None:
         """Handle an address that is not a parameter."""
@@ -105,6 +108,12 @@ class OscIn(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.received += 1
+        if not self.allow(addr[0]):  # dropped without a reply: nothing to amplify
+            self.refused += 1
+            if addr[0] not in self._refused_from and len(self._refused_from) < 100:
+                self._refused_from.add(addr[0])
+                log.warning("OSC from %s refused: not in the patch's [server] osc_allow", addr[0])
+            return
         try:
             # A far-future timetag must never hold the loop: every message applies now.
             messages = [timed.message for timed in OscPacket(data).messages]

@@ -290,6 +290,7 @@ class OscQueryServer:
                  loop: asyncio.AbstractEventLoop, commands: Callable[[], Iterable[str]] = tuple) -> None:
         self.registry = registry
         self.commands = commands  # the OSC addresses routed now that are not parameters
+        self.allow: Callable[[str], bool] = lambda ip: True  # who may set values over its WebSocket
         self.host = host
         self.osc_port = osc_port
         self.loop = loop
@@ -409,6 +410,11 @@ class OscQueryServer:
 
     def apply_osc(self, peer: Peer, data: bytes) -> None:
         """An OSC packet from a client sets parameters, as OSC over UDP does."""
+        remote = peer.ws.remote_address
+        if remote and not self.allow(str(remote[0])):
+            peer.notice("ERROR", f"OSC from {remote[0]} refused: not in the patch's [server] "
+                                 "osc_allow")
+            return
         try:
             messages = [timed.message for timed in OscPacket(data).messages]
         except Exception as e:  # python-osc raises several types on junk

@@ -22,6 +22,7 @@ from live.events import TOPICS, EventBus
 from live.frames import Frame, FrameBus
 from live.likes import LikeStore
 from live.params import Change, ParamError, Registry, StringParam
+from live.security import PUBLIC_TOPICS, Access
 
 # A command handler (the OSC routes' signature): args and the sender to reply to.
 Command = Callable[[list[Any], tuple[str, int]], object]
@@ -59,9 +60,13 @@ FED = "/audio/"
 class Client:
     """One WebSocket connection: a newest-wins frame slot and a bounded event queue."""
 
-    def __init__(self, ws: ServerConnection) -> None:
+    def __init__(self, ws: ServerConnection, authed: bool = True, public: bool = False) -> None:
         self.ws = ws
-        self.topics: set[str] = set(TOPICS)  # subscribed to everything until it says otherwise
+        self.authed = authed  # gave the token (or none is needed)
+        self.public = public  # without the token, may still watch PUBLIC_TOPICS
+        # Subscribed to everything until it says otherwise; without the token, to what is public.
+        self.topics: set[str] = set(TOPICS) if authed else \
+            set(PUBLIC_TOPICS & set(TOPICS)) if public else set()
         self.frames: dict[int, Frame] = {}  # newest unsent frame per stream
         self.events: deque[str] = deque(maxlen=MAX_PENDING_EVENTS)
         self.wake = asyncio.Event()
@@ -107,8 +112,10 @@ class WebServer:
     """Serves GET /, /status, /schema and static files, and /ws for frames and control."""
 
     def __init__(self, registry: Registry, frames: FrameBus, events: EventBus,
-                 status: Callable[[], dict[str, Any]], likes: LikeStore | None = None) -> None:
+                 status: Callable[[], dict[str, Any]], likes: LikeStore | None = None,
+                 access: Access | None = None) -> None:
         self.registry = registry
+        self.access = access or Access()
         self.frames = frames
         self.events = events
         self.status = status
@@ -161,6 +168,12 @@ class WebServer:
     def http(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
         if path == "/ws":
+            origin, host = request.headers.get("Origin"), request.headers.get("Host")
+            if not self.access.origin_ok(origin, host):
+                log.warning("WebSocket from origin %s refused", str(origin)[:100])
+                return text_response(403, f"origin {str(origin)[:100]} may not connect: only "
+                                          "this server's own pages and the patch's [server] "
+                                          "origins may\n")
             return None  # go on with the WebSocket handshake
         if path == "/status":
             return json_response(self.status())
@@ -184,7 +197,9 @@ class WebServer:
 
     # -- WebSocket ----------------------------------------------------------------
     async def handle(self, ws: ServerConnection) -> None:
-        client = Client(ws)
+        path = ws.request.path if ws.request is not None else ""
+        client = Client(ws, self.access.token_ok(self.access.url_token(path)),
+                        self.access.public_frames)
         self.clients.add(client)
         self.frames.subscribe(client.offer_frame)
         self.events.subscribe(client.offer_event)
@@ -203,6 +218,9 @@ class WebServer:
 
     def on_message(self, client: Client, message: str | bytes) -> None:
         """Parse and apply one control message; any fault is an error reply, never a raise."""
+        if isinstance(message, bytes) and not client.authed:
+            client.reply(error(None, "frames in: this server needs its token first"))
+            return
         if isinstance(message, bytes):
             problem = self.frames_in(client, message) if self.frames_in is not None else (
                 "binary messages are not accepted; send JSON text such as "
@@ -233,6 +251,15 @@ class WebServer:
     def dispatch(self, client: Client, msg: dict[str, Any]) -> dict[str, Any]:
         """Apply one parsed message; its reply (without the id), or ParamError."""
         op = msg.get("op")
+        if op == "auth":
+            if not self.access.token_ok(msg.get("token")):
+                raise ParamError("auth: wrong token")
+            client.authed = True
+            return ack(self.registry.stamp)
+        if not client.authed and not (op == "subscribe" and client.public and isinstance(
+                msg.get("topics"), list) and set(msg["topics"]) <= PUBLIC_TOPICS):
+            raise ParamError(f"{str(op)[:40]}: this server needs its token: connect to "
+                             "/ws?token=... or send {\"op\": \"auth\", \"token\": ...} first")
         if op == "set":
             stamp = self.registry.set(msg.get("path"), msg.get("value"), source="ws")
             if msg["path"].startswith(FED):
@@ -259,7 +286,8 @@ class WebServer:
         if op == "call":
             self.call(msg.get("address"), msg.get("args", []))
             return ack(self.registry.stamp)
-        raise ParamError(f"unknown op {op!r}; expected set, get, subscribe, like, prompt or call")
+        raise ParamError(f"unknown op {str(op)[:40]!r}; expected set, get, subscribe, like, "
+                         "prompt, call or auth")
 
     def release(self, client: Client) -> None:
         """A connection went: the features it fed go back to 0 (if they are still there)."""

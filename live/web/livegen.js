@@ -36,10 +36,11 @@ export async function decodeFrame(buffer) {
   return { image, info };
 }
 
-/** The default WebSocket address: this page's host, /ws. */
+/** The default WebSocket address: this page's host, /ws, with the page's ?token= if it has one. */
 export function defaultUrl() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  return `${scheme}://${location.host}/ws`;
+  const token = new URLSearchParams(location.search).get("token");
+  return `${scheme}://${location.host}/ws` + (token ? `?token=${encodeURIComponent(token)}` : "");
 }
 
 class Livegen {

@@ -4,6 +4,8 @@
 //   /webrtc.html?voice=visual   ?output=NAME   ?signal=ws://HOST:PORT/   ?janus=URL&mount=ID
 //   /webrtc.html?camera=N: send this browser's camera to input stream N instead (frames in)
 
+import { defaultUrl } from "/livegen.js";
+
 const params = new URLSearchParams(location.search);
 const video = document.getElementById("video");
 const hud = { state: document.getElementById("state"), fps: document.getElementById("fps"),
@@ -122,7 +124,7 @@ async function janus() {
 }
 
 // Control stays on livegen's WebSocket: the slider sets /VOICE/speed; tests call set() too.
-const control = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+const control = new WebSocket(defaultUrl());
 const pending = new Map();
 let nextId = 1;
 control.onopen = () => control.send(JSON.stringify({ op: "subscribe", topics: [] }));
