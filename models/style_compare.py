@@ -21,7 +21,7 @@ import torch.nn as nn
 from bench.machine import info
 from models.images import CropSampler, ImageSet
 from models.metrics import swd
-from models.style_features import PerceptualLoss, RandomFeatures, gatys
+from models.style_features import PerceptualLoss, RandomFeatures, feature_net, gatys
 from models.style_train import DEFAULT_STYLES, content_images, load_styles, split_content
 
 CANDIDATES: dict[str, Any] = {
@@ -50,8 +50,10 @@ def judge(features: nn.Module, content: torch.Tensor, styles: list[torch.Tensor]
             "swd_to_content": round(sum(to_content) / len(to_content), 2)}
 
 
-def compare(images: int, side: int, steps: int, content_weight: float) -> dict[str, Any]:
-    """Every candidate judged on the same content crops and style images, with baselines."""
+def compare(images: int, side: int, steps: int, content_weight: float,
+            extra: list[str] | None = None) -> dict[str, Any]:
+    """Every candidate (and each --features spec in extra) judged on the same content crops and
+    style images, beside the input itself."""
     torch.set_num_threads(1)
     _, styles, _ = load_styles(DEFAULT_STYLES)
     _, held = split_content(content_images(None))
@@ -59,7 +61,8 @@ def compare(images: int, side: int, steps: int, content_weight: float) -> dict[s
     input_row = {"swd_to_style": round(sum(swd(content, style_crops(s, images, side))
                                            for s in styles) / len(styles), 2), "swd_to_content": 0.0}
     rows: dict[str, Any] = {"input itself": input_row}
-    for name, make in CANDIDATES.items():
+    candidates = dict(CANDIDATES) | {spec: (lambda s=spec: feature_net(s)) for spec in extra or []}
+    for name, make in candidates.items():
         t0 = time.time()
         rows[name] = judge(make(), content, styles, steps, content_weight) | {
             "seconds": round(time.time() - t0, 1)}
@@ -75,9 +78,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--side", type=int, default=128)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--content-weight", type=float, default=0.3)
+    ap.add_argument("--features", action="append", default=[],
+                    help="another candidate (trained:PATH, vgg19:PATH); --only-extra for it alone")
+    ap.add_argument("--only-extra", action="store_true", help="skip the built-in candidates")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
-    res = compare(args.images, args.side, args.steps, args.content_weight) | {"machine": info("cpu")}
+    if args.only_extra:
+        CANDIDATES.clear()
+    res = compare(args.images, args.side, args.steps, args.content_weight, args.features) | {
+        "machine": info("cpu")}
     for name, row in res["rows"].items():
         print(f"{name:45s} SWD to style {row['swd_to_style']:8.2f}  to content "
               f"{row['swd_to_content']:8.2f}")

@@ -113,15 +113,28 @@ class VGGFeatures(nn.Module):
         return [*style, content]
 
 
+def trained_features(path: str | Path) -> RandomFeatures:
+    """The random net's architecture with weights we trained (models/style_feature_train.py)."""
+    net = RandomFeatures()
+    try:
+        net.load_state_dict(load_file(str(path)))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise ValueError(f"trained feature net {path} unreadable: {str(e).splitlines()[0]}") from None
+    return net.requires_grad_(False).eval()
+
+
 def feature_net(spec: str) -> nn.Module:
-    """`random`, `random:SEED` or `vgg19:PATH`; ValueError for anything else."""
+    """`random`, `random:SEED`, `trained:PATH` or `vgg19:PATH`; ValueError for anything else."""
     kind, _, arg = spec.partition(":")
     if kind == "random":
         return RandomFeatures(seed=int(arg or 0))
+    if kind == "trained" and arg:
+        return trained_features(arg)
     if kind == "vgg19" and arg:
         return VGGFeatures(arg)
-    raise ValueError(f"feature network {spec!r} unknown: expected random, random:SEED or "
-                     "vgg19:PATH (a safetensors file of torchvision's VGG-19)")
+    raise ValueError(f"feature network {spec!r} unknown: expected random, random:SEED, "
+                     "trained:PATH (models/style_feature_train.py) or vgg19:PATH (a safetensors "
+                     "file of torchvision's VGG-19)")
 
 
 def style_maps(features: nn.Module, maps: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -133,3 +133,14 @@ def test_gatys_lowers_the_style_loss_of_the_content_image() -> None:
     painted = gatys(loss, content, targets, steps=30, lr=0.05)
     after, content_after, _ = loss.parts(painted, content, targets)
     assert after.item() < 0.7 * before.item() and content_after.item() > 0
+
+
+def test_a_feature_net_we_trained_is_read_back_and_a_bad_file_refused(tmp_path: Path) -> None:
+    mine = RandomFeatures(seed=5)
+    save_file({k: v.contiguous() for k, v in mine.state_dict().items()}, str(tmp_path / "f.safetensors"))
+    read = feature_net(f"trained:{tmp_path / 'f.safetensors'}")
+    x = torch.rand(1, 3, 16, 16)
+    assert torch.equal(read(x)[2], mine(x)[2]) and not any(p.requires_grad for p in read.parameters())
+    (tmp_path / "bad.safetensors").write_bytes(b"nonsense")
+    with pytest.raises(ValueError, match="unreadable"):
+        feature_net(f"trained:{tmp_path / 'bad.safetensors'}")
