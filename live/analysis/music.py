@@ -65,7 +65,8 @@ class MusicAnalyser:
         """Features of the notes sounding in (beat - beats, beat]; the key over the phrase."""
         while self.notes and self.notes[0].end < beat - PHRASE_BEATS:
             self.notes.popleft()
-        window = [n for n in self.notes if n.start < beat and n.end > beat - beats]
+        notes = list(self.notes)  # a copy: the note sender's thread appends while this runs
+        window = [n for n in notes if n.start < beat and n.end > beat - beats]
         started = [n for n in window if n.start >= beat - beats]
         pitches = [n.pitch for n in window]
         sounding_now = [n.pitch for n in window if n.start <= beat - 1e-6 < n.end] or pitches[-4:]
@@ -73,7 +74,7 @@ class MusicAnalyser:
         samples = [beat - beats + (i + 0.5) * beats / 12 for i in range(12)]
         poly = float(np.mean([sum(1 for n in window if n.start <= t < n.end) for t in samples]))
         weights = np.zeros(12)
-        for n in self.notes:
+        for n in notes:
             if n.start < beat:
                 weights[n.pitch % 12] += min(n.end, beat) - n.start
         key, confidence = estimate_key(weights)

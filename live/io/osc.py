@@ -6,6 +6,7 @@ import asyncio
 import logging
 import socket
 import struct
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -13,9 +14,11 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
+from live.io.osc_check import datagram_problem
 from live.params import ParamError, Registry, VectorParam
 
 log = logging.getLogger("livegen.osc")
+LOGGED_ERRORS_PER_S = 20  # refusals logged each second; the rest are counted
 
 # Handler for an address that is not a parameter (/music/in/note, say): args, sender.
 Route = Callable[[list[Any], tuple[str, int]], object]
@@ -97,6 +100,7 @@ class OscIn(asyncio.DatagramProtocol):
         self.errors = 0
         self.allow: Callable[[str], bool] = lambda ip: True  # source addresses applied
         self.refused = 0  # datagrams from sources not allowed
+        self._log_window, self._logged, self._unlogged = 0.0, 0, 0  # refusals logged this second
         self._refused_from: set[str] = set()  # logged once each
 
     def route(self, address: str, handler: Route) -> None:
@@ -113,6 +117,10 @@ class OscIn(asyncio.DatagramProtocol):
             if addr[0] not in self._refused_from and len(self._refused_from) < 100:
                 self._refused_from.add(addr[0])
                 log.warning("OSC from %s refused: not in the patch's [server] osc_allow", addr[0])
+            return
+        problem = datagram_problem(data)
+        if problem is not None:
+            self.reply_error(addr, f"malformed OSC datagram of {len(data)} bytes: {problem}")
             return
         try:
             # A far-future timetag must never hold the loop: every message applies now.
@@ -140,10 +148,22 @@ class OscIn(asyncio.DatagramProtocol):
             self.registry.set(address, args if many else args[0], source="osc")
         except (ParamError, ValueError) as e:
             self.reply_error(addr, str(e))
+        except Exception:  # a handler's own fault: logged with its traceback, the show goes on
+            log.exception("OSC %s from %s:%s: its handler failed", address[:200], *addr)
+            self.reply_error(addr, f"{address[:200]}: internal error (the server log has it)")
 
     def reply_error(self, addr: tuple[str, int], text: str) -> None:
         self.errors += 1
-        log.warning("OSC from %s:%s: %s", addr[0], addr[1], text)
+        now = time.monotonic()
+        if now - self._log_window >= 1.0:  # a flood of junk must not flood the log too
+            if self._unlogged:
+                log.warning("OSC: %d more refused messages not logged", self._unlogged)
+            self._log_window, self._logged, self._unlogged = now, 0, 0
+        if self._logged < LOGGED_ERRORS_PER_S:
+            self._logged += 1
+            log.warning("OSC from %s:%s: %s", addr[0], addr[1], text)
+        else:
+            self._unlogged += 1
         self.reply(addr, "/error", text[:1000])
 
     def reply(self, addr: tuple[str, int], address: str, *args: Any) -> None:

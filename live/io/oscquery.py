@@ -31,6 +31,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from live.io.osc import build_message
+from live.io.osc_check import datagram_problem
 from live.params import Change, Param, ParamError, Registry, VectorParam
 
 log = logging.getLogger("livegen.oscquery")
@@ -414,6 +415,10 @@ class OscQueryServer:
         if remote and not self.allow(str(remote[0])):
             peer.notice("ERROR", f"OSC from {remote[0]} refused: not in the patch's [server] "
                                  "osc_allow")
+            return
+        problem = datagram_problem(data)
+        if problem is not None:
+            peer.notice("ERROR", f"malformed OSC packet of {len(data)} bytes: {problem}")
             return
         try:
             messages = [timed.message for timed in OscPacket(data).messages]

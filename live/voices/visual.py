@@ -379,7 +379,7 @@ class VisualVoice(ModelVoice):
 
     # -- status ---------------------------------------------------------------
     def measured_fps(self) -> float:
-        stamps = [t for t in self._delivered if t > time.monotonic() - 2.0]
+        stamps = [t for t in list(self._delivered) if t > time.monotonic() - 2.0]  # a copy: threads append
         if len(stamps) < 2:
             return 0.0
         return (len(stamps) - 1) / (stamps[-1] - stamps[0])
