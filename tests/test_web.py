@@ -170,7 +170,7 @@ def test_text_lines_and_notes_appear(server: Server, browser: Any) -> None:
 def test_presets_recall_morph_and_store_from_the_page(server: Server, browser: Any) -> None:
     page, console = open_page(browser, server.http + "/")
     presets = page.locator("#presets")
-    assert presets.is_visible()
+    presets.wait_for(state="visible", timeout=20000)  # built once /schema has come (a busy machine: late)
     page.wait_for_function("document.querySelectorAll('#presets select')[0].options.length >= 3")
     recall = presets.locator(".control", has_text="recall")
     recall.locator("select").select_option("calm")
