@@ -38,6 +38,8 @@ from live.reload import PatchWatcher, ReloadPlan, apply_values, plan_reload
 from live.runtime import Runtime
 from live.scheduler import Scheduler
 from live.security import Access, exposure
+from live.statedb import StateError
+from live.statedb import check_folder as check_state
 from live.status import BeatPulse, ErrorForwarder, StatusFeed
 from live.voices.draw import DrawVoice
 from live.voices.input import InputVoice
@@ -46,6 +48,7 @@ from live.voices.music import MusicVoice
 from live.voices.music_delivery import TIMETAG_LEAD_S
 from live.voices.style import StyleVoice
 from live.voices.style_source import VISUAL_KINDS
+from live.voices.supervisor import Supervisor
 from live.voices.text import TextVoice
 from live.voices.visual import VisualVoice
 from models.device import pick_device
@@ -118,6 +121,7 @@ class App:
         self.reload_error: str | None = None
         self._reloading = asyncio.Lock()
         self.error_forwarder: ErrorForwarder | None = None
+        self.supervisor: Supervisor | None = None  # restarts a failing voice (live/voices/supervisor)
         self.frames_in = FramesIn()  # frames clients send, for input voices
         self.outputs = Outputs()  # [outputs]: NDI, WebRTC, Janus, Spout, Syphon
 
@@ -128,11 +132,15 @@ class App:
         except ValueError as e:
             raise StartupError(str(e)) from None
         rt = self.rt = self._build_runtime(asyncio.get_running_loop(), device)
+        self.supervisor = Supervisor(rt.loop, lambda: self.voices, rt.engine, rt.status)
         await self._load_voices(rt)
         visual = [n for n, v in self.voices.items() if v.kind in VISUAL_KINDS]
         self.outputs.build(parse_outputs(self.patch, visual), rt.registry, self.voices, self.options.host)
         self.control = self._build_control(rt)
         http_port, osc_port = await self._open_sockets(rt)
+        assert self.osc_in is not None
+        for address, handler in self.supervisor.osc_routes().items():  # /voices/restart
+            self.osc_in.route(address, handler)
         serves = await self.outputs.start()
         rt.clock.start()
         if self.midi_clock is not None:
@@ -148,6 +156,7 @@ class App:
         logging.getLogger("livegen").addHandler(self.error_forwarder)
         for voice in self.voices.values():
             voice.begin()
+        self.supervisor.start()
         self._tasks.append(asyncio.create_task(self._status_ticker()))
         if self.options.watch:
             self.watcher = PatchWatcher(self.patch.path, self.reload_quietly)
@@ -198,9 +207,12 @@ class App:
             status=StatusFeed(loop, events.publish), seed=self.options.seed)
         rt.analysis = AnalysisHub(registry, loop, events, rt.osc_out, recorder)
         try:
+            check_state(state_dir(self.patch))  # a corrupt or locked database: refused, named
             rt.recommend = Recommender(state_dir(self.patch), registry, self.options.seed)
         except ControlError as e:
             raise PatchError(str(e)) from None
+        except StateError as e:
+            raise StartupError(str(e)) from None
         rt.recommend.open(str(self.patch.path))
         rt.analysis.on_visual = lambda voice, features: self._seen(rt, voice, features)
         if rt.recorder is not None:
@@ -395,6 +407,8 @@ class App:
         rt, osc_in, web = self.rt, self.osc_in, self.web
         assert rt is not None and osc_in is not None and web is not None
         await old.stop()
+        if self.supervisor is not None:
+            self.supervisor.forget(old.name)
         for address in old.osc_routes():
             osc_in.routes.pop(address, None)
         for route in old.http_routes():
@@ -510,7 +524,8 @@ class App:
         rt, web, osc_in = self.rt, self.web, self.osc_in
         assert rt is not None and web is not None and osc_in is not None  # after start()
         return {
-            "voices": {n: v.status() for n, v in self.voices.items()},
+            "voices": {n: v.status() | self._supervision(n) for n, v in self.voices.items()},
+            "supervisor": self.supervisor.summary() if self.supervisor is not None else None,
             "clients": len(web.clients),
             "uptime_s": round(time.monotonic() - self.started, 3),
             "stamp": rt.registry.stamp,
@@ -530,10 +545,15 @@ class App:
                       "error": self.reload_error, "watch": self.watcher is not None},
         }
 
+    def _supervision(self, name: str) -> dict[str, Any]:
+        return {"supervision": self.supervisor.entry(name)} if self.supervisor is not None else {}
+
     def _stop_watching(self) -> None:
         """The periodic tasks, the patch watch, the error forwarding and the control layer."""
         for task in self._tasks:
             task.cancel()
+        if self.supervisor is not None:
+            self.supervisor.stop()
         if self.watcher is not None:
             self.watcher.stop()
         if self.error_forwarder is not None:

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -63,13 +64,44 @@ class Engine:
         self._mailbox: dict[Hashable, tuple[Callable[[], Any], Future]] = {}
         self._wake = threading.Condition()
         self._stopping = False
-        self._thread = threading.Thread(target=self._run, name=f"engine-{device}", daemon=True)
+        self._thread = self._new_thread()
         self._next_key = 0
         self._finishing: queue.Queue[tuple | None] = queue.Queue(FINISH_DEPTH)
         self._finisher: threading.Thread | None = None  # started with the first launched pass
+        # A stream that fails (its latent, forward pass or delivery raises) leaves the engine and
+        # is reported here, as is a voice whose job raised: live/voices/supervisor.py restarts
+        # the voice (a stream or a voice; its `name` says which). None: logged only.
+        self.on_fault: Callable[[Any, BaseException], None] | None = None
+        self._rendering: list[Stream] = []  # the group being rendered (blamed if the thread dies)
+        self.died: str | None = None  # why the engine thread last ended, if not by stop()
 
     def start(self) -> None:
         self._thread.start()
+
+    def _new_thread(self) -> threading.Thread:
+        return threading.Thread(target=self._main, name=f"engine-{self.device}", daemon=True)
+
+    def alive(self) -> bool:
+        """Whether the engine thread runs (or was never started, or was stopped)."""
+        return self._thread.is_alive() or self._thread.ident is None or self._stopping
+
+    def revive(self) -> str | None:
+        """A fresh engine thread on the same models and streams, after the last one died; the
+        reason it died."""
+        died, self.died = self.died, None
+        self._thread = self._new_thread()
+        self._thread.start()
+        return died
+
+    def _main(self) -> None:
+        try:
+            self._run()
+        except BaseException as e:  # noqa: BLE001  (even SystemExit: the thread is gone)
+            self.died = f"{type(e).__name__}: {e}"
+            log.error("engine thread died: %s", self.died)
+            blamed, self._rendering = self._rendering, []
+            for s in blamed:
+                self._fail(s, e)
 
     def stop(self, timeout: float = 2.0) -> None:
         with self._wake:
@@ -186,13 +218,37 @@ class Engine:
                     if wait > 0:
                         self._wake.wait(min(wait, 1.0))
 
+    def _fail(self, stream: Stream, error: BaseException) -> None:
+        """A stream failed: out of the engine, and reported (its voice is restarted)."""
+        self.remove_stream(stream)
+        if self.on_fault is not None:
+            self.on_fault(stream, error)
+
+    def _latents(self, group: list[Stream], now: float) -> tuple[list[Stream], list, list]:
+        """The streams of a group whose latent() worked, their latents and stamps."""
+        kept, latents, stamps = [], [], []
+        for s in group:
+            try:
+                z, stamp = s.latent(now)
+            except Exception as e:
+                log.exception("stream %s failed", getattr(s, "name", s))
+                self._fail(s, e)
+                continue
+            kept.append(s)
+            latents.append(z)
+            stamps.append(stamp)
+        return kept, latents, stamps
+
     def _render(self, due: list[Stream], now: float) -> None:
         """One forward pass per model for every due stream of that model."""
         groups: dict[str, list[Stream]] = {}
         for s in due:
             groups.setdefault(s.engine_key, []).append(s)
-        for name, group in groups.items():
-            latents, stamps = zip(*(s.latent(now) for s in group), strict=True)
+        for name, all_of_group in groups.items():
+            group, latents, stamps = self._latents(all_of_group, now)
+            if not group:
+                continue
+            self._rendering = group
             accel = self.accel
             try:
                 if accel is not None:
@@ -201,6 +257,7 @@ class Engine:
                     launched = accel.launch(name, np.stack(latents))
                     self._start_finisher()
                     self._finishing.put((accel, name, group, stamps, launched))  # blocks when full
+                    self._rendering = []
                     continue
                 t0 = time.perf_counter()
                 z = torch.from_numpy(np.stack(latents)).to(self.device, torch.float32)
@@ -208,15 +265,29 @@ class Engine:
                 out = model(z)
                 # (B, H, W, 3) uint8: a traced generator converts inside its one call
                 pixels = out.numpy() if getattr(model, "returns_pixels", False) else to_pixels(out)
-            except Exception:
-                log.exception("forward pass of %s failed; streams keep their clock", name)
-                self._drop_accel()
+            except Exception as e:
+                self._rendering = []
+                if self.accel is not None:  # first: fall back to the plain model
+                    log.exception("forward pass of %s failed; running it plainly", name)
+                    self._drop_accel()
+                    continue
+                log.exception("forward pass of %s failed", name)
+                for s in group:
+                    self._fail(s, e)
                 continue
+            self._rendering = []  # (left set if the thread dies in the pass: _main blames them)
             self.forward_s[name] = time.perf_counter() - t0
             self.batch[name] = len(group)
             render_us = time.time_ns() // 1000
             for s, image, stamp in zip(group, pixels, stamps, strict=True):
-                s.deliver(image, stamp, render_us)
+                self._deliver(s, partial(s.deliver, image, stamp, render_us))
+
+    def _deliver(self, stream: Stream, deliver: Callable[[], None]) -> None:
+        try:
+            deliver()
+        except Exception as e:
+            log.exception("delivering a frame to %s failed", getattr(stream, "name", stream))
+            self._fail(stream, e)
 
     def _drop_accel(self) -> None:
         """After a failed accelerated pass: from now on float32, eager, synchronous."""
@@ -255,10 +326,11 @@ class Engine:
         pixels = accel.to_host(launched.pixels) if None in jpegs else None
         for i, (s, stamp) in enumerate(zip(group, stamps, strict=True)):
             if jpegs[i] is not None:
-                s.deliver_jpeg(jpegs[i], size, stamp, render_us)
+                jpeg = jpegs[i]
+                self._deliver(s, partial(s.deliver_jpeg, jpeg, size, stamp, render_us))
             else:
                 assert pixels is not None  # a stream without its JPEG gets host pixels
-                s.deliver(pixels[i], stamp, render_us)
+                self._deliver(s, partial(s.deliver, pixels[i], stamp, render_us))
 
 
 class TracedGenerator(torch.nn.Module):

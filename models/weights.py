@@ -118,6 +118,11 @@ def load(name: str, device: str | torch.device = "cpu") -> tuple[nn.Module, dict
         state = load_file(str(st_path), device="cpu")
     except (SafetensorError, OSError, ValueError) as e:
         raise WeightsError(f"weights file {st_path} is corrupt or truncated: {e}") from None
+    for key, tensor in state.items():  # flipped bytes in the data read as NaN or infinity
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise WeightsError(f"weights file {st_path} is corrupt: tensor {key!r} holds {bad} "
+                               "NaN or infinite value(s)")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:

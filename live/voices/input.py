@@ -114,6 +114,10 @@ class InputVoice:
         if self._thread is not None:
             self._thread.join(2.0)
 
+    def alive(self) -> bool:
+        """False when the showing thread has died (the supervisor restarts the voice)."""
+        return self._thread is None or self._thread.is_alive() or self._stopping.is_set()
+
     def _run(self) -> None:
         next_due = time.monotonic()
         last_seq = -1

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import zlib
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any, ClassVar, Protocol
 
 import torch
@@ -153,7 +154,17 @@ class ModelVoice:
     def post_job(self) -> None:
         """Ask for a job on the engine thread; a pending one of this voice is replaced."""
         if self.gen is not None:
-            self.rt.engine.post((self.kind, self.name), self.job)
+            self.rt.engine.post((self.kind, self.name), self.job).add_done_callback(self._job_done)
+
+    def _job_done(self, future: Future) -> None:
+        """A job that raised: logged, and the voice reported (the supervisor restarts it)."""
+        error = None if future.cancelled() else future.exception()
+        if error is None:
+            return
+        log.warning("voice %s: a job failed", self.name, exc_info=error)
+        on_fault = self.rt.engine.on_fault
+        if on_fault is not None:
+            on_fault(self, error)
 
     def start_ticker(self) -> None:
         """Run tick() every tick_period() seconds until stop_ticker()."""

@@ -278,6 +278,13 @@ class MusicVoice(ModelVoice):
         self.rt.scheduler.at_beat(Fraction(beat), f"{self.name}:analysis", measure, prio=2)
 
     async def stop(self) -> None:
+        await self.suspend()
+        self.midi.close()
+        if self.midi_in is not None:
+            self.midi_in.close()
+
+    async def suspend(self) -> None:
+        """Stop playing, every note ended; the MIDI ports stay open (a supervised restart)."""
         self.stop_ticker()
         self.rt.scheduler.cancel(f"{self.name}:analysis")
         self._active = False
@@ -287,9 +294,6 @@ class MusicVoice(ModelVoice):
                 break
             await asyncio.sleep(0.01)
         self.notes.end_left_over()  # a sender that is gone: end them here
-        self.midi.close()
-        if self.midi_in is not None:
-            self.midi_in.close()
 
     def _set_active(self, on: bool) -> None:
         self.notes.flush()

@@ -80,12 +80,17 @@ _WAITING_LOCK = threading.Lock()
 
 
 def render_waiting(engine: Any, engine_key: str) -> None:
-    """Style every waiting voice of one model: a forward pass per picture size (engine thread)."""
+    """Style every waiting voice of one model: a forward pass per picture size (engine thread).
+    A voice whose frame, or whose batch, fails is reported to the supervisor (engine.on_fault)."""
     with _WAITING_LOCK:
         voices = list(_WAITING.setdefault(engine, {}).pop(engine_key, {}).values())
     groups: dict[tuple[int, ...], list[tuple[StyleVoice, np.ndarray, int, list[float], float]]] = {}
     for voice in voices:
-        job = voice.take_job()
+        try:
+            job = voice.take_job()
+        except Exception as e:
+            _failed(engine, [voice], e)
+            continue
         if job is not None:
             groups.setdefault(job[0].shape, []).append((voice, *job))
     model = engine.models.get(engine_key)
@@ -93,16 +98,30 @@ def render_waiting(engine: Any, engine_key: str) -> None:
         return
     device = engine.device
     for group in groups.values():
-        t0 = time.perf_counter()
-        pixels = torch.from_numpy(np.stack([g[1] for g in group])).to(device)
-        mix = torch.tensor([g[3] for g in group], dtype=torch.float32, device=device)
-        strength = torch.tensor([g[4] for g in group], dtype=torch.float32, device=device)
-        out = stylise_pixels(model, pixels, mix, strength).cpu().numpy()
+        try:
+            t0 = time.perf_counter()
+            pixels = torch.from_numpy(np.stack([g[1] for g in group])).to(device)
+            mix = torch.tensor([g[3] for g in group], dtype=torch.float32, device=device)
+            strength = torch.tensor([g[4] for g in group], dtype=torch.float32, device=device)
+            out = stylise_pixels(model, pixels, mix, strength).cpu().numpy()
+        except Exception as e:
+            _failed(engine, [g[0] for g in group], e)
+            continue
         engine.forward_s[engine_key] = time.perf_counter() - t0
         engine.batch[engine_key] = len(group)
         render_us = time.time_ns() // 1000
         for k, (voice, *_rest) in enumerate(group):
-            voice.deliver(out[k], group[k][2], render_us)
+            try:
+                voice.deliver(out[k], group[k][2], render_us)
+            except Exception as e:
+                _failed(engine, [voice], e)
+
+
+def _failed(engine: Any, voices: list[StyleVoice], error: Exception) -> None:
+    log.warning("style voice(s) %s failed", ", ".join(v.name for v in voices), exc_info=error)
+    if engine.on_fault is not None:
+        for voice in voices:
+            engine.on_fault(voice, error)
 
 
 class StyleVoice(ModelVoice):
