@@ -211,6 +211,22 @@ def test_the_page_hides_what_the_schema_does_not_offer(server: Server, browser: 
     page.close()
 
 
+def test_without_a_draw_voice_there_is_no_drawing_overlay(server: Server, browser: Any) -> None:
+    # (tests/test_draw_web.py: with draw voices, their overlay and the pen.)
+    page, console = open_page(browser, server.http + "/")
+    page.wait_for_selector(".control[data-path='/visual/speed']")
+    assert "draw" not in {v["kind"] for v in server.get_json("/status")["voices"].values()}
+    assert page.locator("#draw-layer canvas").count() == 0
+    assert page.locator("#draw-layer").is_hidden() and page.locator("#pen").is_hidden()
+    page.locator("body").click(position={"x": 500, "y": 200})
+    page.keyboard.press("d")
+    assert stats(page)["drawing"] is False and stats(page)["draw"] == {}
+    # The pointer still reaches the stream.
+    assert page.evaluate("document.elementFromPoint(400, 250).id") == "view"
+    assert console.real() == []
+    page.close()
+
+
 def test_keys_hide_the_panel_show_help_and_stop_the_music(server: Server, browser: Any) -> None:
     page, console = open_page(browser, server.http + "/")
     page.wait_for_selector(".control[data-path='/music/play'] input")

@@ -1,7 +1,9 @@
-// The livegen page: the stream, controls from /schema, presets, HUD, text, piano roll, sound,
-// likes, the room's microphone and the keys. ?kiosk makes it a gallery screen.
+// The livegen page: the stream, controls from /schema, presets, HUD, text, piano roll, the
+// drawing voices' strokes over the stream (and a prime drawn by hand), sound, likes, the room's
+// microphone and the keys. ?kiosk makes it a gallery screen.
 import { connect } from "/livegen.js";
 import { Controls } from "/controls.js";
+import { DrawLayer } from "/draw.js";
 import { startKiosk } from "/kiosk.js";
 import { Mic } from "/mic.js";
 import { MidiOut } from "/midi.js";
@@ -25,6 +27,7 @@ const controls = new Controls($("controls"), lg, meter);
 const presets = new PresetPanel($("presets"), lg, controls);
 const words = new Words($("words"));
 const roll = new Roll($("roll"));
+const drawLayer = new DrawLayer($("draw-layer"), lg, { input: !kiosk });  // a gallery only watches
 const synth = new Synth();
 const midi = new MidiOut();
 const mic = new Mic((path, value) => controls.send(path, value));
@@ -32,7 +35,7 @@ let voices = {};  // from /status: name -> {kind, ...}
 let schema = { params: [], commands: [] };
 let likes = 0;
 let rtc = null, via = "websocket", rtcRetryAt = 0;
-const TOPICS = ["frames", "notes", "text", "status", "param"];
+const TOPICS = ["frames", "notes", "text", "status", "param", "draw"];
 const samples = [];  // ?bench: one entry per frame drawn, for bench/page_fps.py
 const stallS = Number(query.get("stall")) || undefined;  // seconds without frames before a reload
 const kioskState = kiosk ? startKiosk(view, stallS && stallS * 1000) : null;
@@ -41,6 +44,7 @@ lg.on("received", () => { meter.received++; });
 lg.on("frame", (image, info) => view.show(image, info));
 view.onDraw = (info) => {
   meter.drew(info);
+  drawLayer.frameSize(info.width, info.height);
   if (query.has("bench") && samples.length < 20000) {
     samples.push({ seq: info.seq, w: info.width, received: info.receivedAt, decoded: info.decodedAt,
       drawn: info.drawnAt, renderUs: info.renderUs, drawnUnixUs: (performance.timeOrigin + info.drawnAt) * 1000 });
@@ -83,6 +87,11 @@ async function load() {
     roll.clock(status.clock);
     // No music voice, no piano roll: the stream keeps the whole screen.
     $("roll").classList.toggle("hidden", !Object.values(voices).some((v) => v.kind === "music"));
+    // A draw voice: its strokes over the stream, and the pen button that lets you draw a prime.
+    const shown = voices[shownVoice()];
+    if (shown?.resolution && !view.image) drawLayer.frameSize(shown.resolution, shown.resolution);
+    drawLayer.build(schema, voices);
+    buildPen();
     maybeRtc(status);
     const prime = schema.params.find((p) => p.type === "string" && p.path.endsWith("/prime"));
     $("prompt").classList.toggle("hidden", !prime || (kiosk && !audiencePrompt));
@@ -179,6 +188,25 @@ $("mic").onclick = async () => {
   $("mic").setAttribute("aria-pressed", String(mic.on));
 };
 
+// -- the pen: drawing mode sends what you draw on the stream as a draw voice's prime -----------
+function buildPen() {
+  const names = drawLayer.voices;
+  $("pen").classList.toggle("hidden", names.length === 0 || kiosk);
+  const pick = $("pen-voice");
+  if (names.join("\n") !== [...pick.options].map((o) => o.value).join("\n")) {
+    pick.replaceChildren(...names.map((n) => new Option(n, n)));
+  }
+  pick.value = drawLayer.target || "";
+  pick.classList.toggle("hidden", names.length < 2);
+  $("pen-toggle").setAttribute("aria-pressed", String(drawLayer.drawing));
+}
+function toggleDrawing(on = !drawLayer.drawing) {
+  drawLayer.setDrawing(on);
+  $("pen-toggle").setAttribute("aria-pressed", String(drawLayer.drawing));
+}
+$("pen-toggle").onclick = () => toggleDrawing();
+$("pen-voice").onchange = () => { drawLayer.target = $("pen-voice").value; toggleDrawing(drawLayer.drawing); };
+
 // -- the prompt -------------------------------------------------------------------------
 $("prompt").onsubmit = (ev) => {
   ev.preventDefault();
@@ -212,6 +240,7 @@ document.addEventListener("keydown", (e) => {
       controls.send(p, !anyOn);
     }
   } else if (e.key === "l") like();
+  else if (e.key === "d" && drawLayer.voices.length) toggleDrawing();
   else if (e.key === "?") $("help").classList.toggle("hidden");
   else if (e.key === "Escape") $("help").classList.add("hidden");
   else if (ARROWS[e.key]) {
@@ -232,8 +261,9 @@ if (query.has("mic")) {
 
 // What tests and bench/page_fps.py read.
 window.livegenPage = {
-  lg, view, meter, controls, words, roll, mic, samples,
+  lg, view, meter, controls, words, roll, mic, samples, drawLayer,
   stats: () => ({ state: lg.state, connects: lg.connects, received: lg.received, drawn: view.drawn,
     seq: view.info ? view.info.seq : -1, chars: words.chars, notes: roll.received, likes,
-    latencyMs: meter.latencyMs, via, kiosk, wakeLock: kioskState ? kioskState.wakeLock : null }),
+    latencyMs: meter.latencyMs, via, kiosk, wakeLock: kioskState ? kioskState.wakeLock : null,
+    draw: drawLayer.stats(), drawing: drawLayer.drawing }),
 };
