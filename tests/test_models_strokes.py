@@ -77,6 +77,43 @@ def test_svg_paths_parse() -> None:
         data.parse_path("M 10")
 
 
+def test_svg_folder_reads_shapes_and_skips_what_it_cannot_read(tmp_path: Path) -> None:
+    src = tmp_path / "mine"
+    svg(src / "shapes" / "rect.svg", '<rect x="10" y="20" width="40px" height="20"/>')
+    svg(src / "shapes" / "round.svg", '<circle cx="50" cy="50" r="10"/>'
+        '<ellipse cx="50" cy="50" rx="40" ry="20"/>')
+    svg(src / "broken.svg", "<path d=")  # not XML
+    svg(src / "empty.svg", "<text>no lines</text>")
+    svg(src / "units.svg", '<line x1="0" y1="0" x2="5cm" y2="3"/>')  # not user units
+    svg(src / "path.svg", '<path d="M 10"/>')  # lacks numbers
+    (src / "plain.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg">'
+                                   '<line x1="0" y1="0" x2="10" y2="5"/></svg>')
+    man = data.build([str(src)], tmp_path / "set", licence="CC0-1.0, the test")
+    assert man["classes"] == {"shapes": 2, "svg": 1}
+    reasons = {Path(k["source"]).name: k["reason"] for k in man["skipped"]}
+    assert set(reasons) == {"broken.svg", "empty.svg", "units.svg", "path.svg"}
+    assert "not readable XML" in reasons["broken.svg"] and "no path, line" in reasons["empty.svg"]
+    assert "'5cm'" in reasons["units.svg"] and "lacks numbers" in reasons["path.svg"]
+    assert man["sources"][0]["files"] == 7 and len(man["sources"][0]["skipped"]) == 4
+    ds = data.load(tmp_path / "set")
+    by = {n: data.absolute(ds.drawing(i)) for i, n in enumerate(ds.names)}
+    # The rectangle: its corners closed, 40 x 20 scaled to a longer side of 1 at the top left.
+    assert np.allclose(by["rect"], [[0, 0], [1, 0], [1, 0.5], [0, 0.5], [0, 0]], atol=1e-6)
+    # The circle and the ellipse: two closed strokes of 25 points, the circle inside the ellipse.
+    rows = ds.drawing(ds.names.index("round"))
+    assert len(rows) == 50 and rows[24, 3] == 1 and rows[49, 4] == 1
+    circle, ellipse = by["round"][:25], by["round"][25:]
+    assert np.allclose(circle[0], circle[-1], atol=1e-6) and np.allclose(ellipse[0], ellipse[-1], atol=1e-6)
+    assert np.allclose(np.hypot(*(circle - [0.5, 0.25]).T), 10 / 80, atol=1e-5)
+    assert np.allclose(ellipse.min(0), [0, 0], atol=1e-6) and np.allclose(ellipse.max(0), [1, 0.5], atol=1e-6)
+    # Everything unreadable: no data set, and the reason.
+    for f in (src / "shapes").iterdir():
+        f.unlink()
+    (src / "plain.svg").unlink()
+    with pytest.raises(data.BuildError, match="no drawings"):
+        data.build([str(src)], tmp_path / "none")
+
+
 @pytest.mark.skipif(not HAVE_PACKAGES, reason="hershey-fonts-data and python3-kanjidraw not installed")
 def test_packages_build_with_their_licences(tmp_path: Path) -> None:
     man = data.build(["hershey-fonts-data", "python3-kanjidraw"], tmp_path / "s")

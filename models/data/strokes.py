@@ -5,10 +5,12 @@
 
 Sources: hershey-fonts-data (Hershey vector fonts, .jhf: one class per font file),
 python3-kanjidraw (kanjidraw/data.json: KanjiVG-derived kanji, every stroke reduced to its
-start and end point; class "kanji"), or a folder of SVG files (path, line, polyline and
-polygon elements, curves flattened; one class per sub-folder, "svg" at the top).
+start and end point; class "kanji"), or a folder of SVG files (path, line, polyline, polygon,
+rect, circle and ellipse elements, curves flattened, no transforms; one class per sub-folder,
+"svg" at the top).
 Every drawing is scaled so that its longer side is 1 and set at the top left of the unit
-square, y down; OUT/strokes.npz holds the points as stroke-5 rows (dx, dy, pen down, pen up,
+square, y down; an SVG that cannot be read is skipped (the manifest's `skipped` says why);
+OUT/strokes.npz holds the points as stroke-5 rows (dx, dy, pen down, pen up,
 end): pen down means a line joins this point to the next, pen up that the pen lifts after it,
 end that the drawing is over (one row, the last). OUT/manifest.json lists every source with its
 licence from /usr/share/doc/PKG/copyright (models/data/licences.py), and the counts.
@@ -21,6 +23,7 @@ import json
 import re
 import shlex
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass
@@ -195,8 +198,22 @@ def parse_path(d: str) -> list[Polyline]:
     return [s for s in strokes if s]
 
 
+SVG_SHAPES = "path, line, polyline, polygon, rect, circle or ellipse"
+ELLIPSE_POINTS = 24  # a circle or ellipse as a closed polygon of this many sides
+
+
+def _length(el: ET.Element, name: str) -> float:
+    """A shape's attribute as a number (user units; a unit suffix like px is read as user units)."""
+    raw = (el.get(name) or "0").strip()
+    m = _NUM.match(raw)
+    if not m or raw[m.end():].strip() not in ("", "px"):
+        raise BuildError(f"<{el.tag.rsplit('}', 1)[-1]} {name}={raw!r}>: not a length in user units")
+    return float(m.group())
+
+
 def read_svg(path: Path, cls: str) -> list[Drawing]:
-    """One drawing per SVG file: its path, line, polyline and polygon elements (no transforms)."""
+    """One drawing per SVG file: its path, line, polyline, polygon, rect, circle and ellipse
+    elements (no transforms, no rounded corners)."""
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as e:
@@ -207,8 +224,7 @@ def read_svg(path: Path, cls: str) -> list[Drawing]:
         if tag == "path" and el.get("d"):
             strokes += parse_path(el.get("d", ""))
         elif tag == "line":
-            strokes.append([(float(el.get("x1", 0)), float(el.get("y1", 0))),
-                            (float(el.get("x2", 0)), float(el.get("y2", 0)))])
+            strokes.append([(_length(el, "x1"), _length(el, "y1")), (_length(el, "x2"), _length(el, "y2"))])
         elif tag in ("polyline", "polygon"):
             v = [float(t) for t in _NUM.findall(el.get("points", ""))]
             pts = list(zip(v[0::2], v[1::2], strict=False))
@@ -216,7 +232,35 @@ def read_svg(path: Path, cls: str) -> list[Drawing]:
                 pts.append(pts[0])
             if pts:
                 strokes.append(pts)
+        elif tag == "rect":
+            x, y, w, h = (_length(el, k) for k in ("x", "y", "width", "height"))
+            if w > 0 and h > 0:
+                strokes.append([(x, y), (x + w, y), (x + w, y + h), (x, y + h), (x, y)])
+        elif tag in ("circle", "ellipse"):
+            cx, cy = _length(el, "cx"), _length(el, "cy")
+            rx, ry = (_length(el, "r"),) * 2 if tag == "circle" else (_length(el, "rx"), _length(el, "ry"))
+            if rx > 0 and ry > 0:
+                t = np.linspace(0, 2 * np.pi, ELLIPSE_POINTS + 1)
+                strokes.append([(float(cx + rx * np.cos(a)), float(cy + ry * np.sin(a))) for a in t])
     return [Drawing(strokes, cls, path.stem, str(path))] if strokes else []
+
+
+def read_svg_folder(folder: Path, files: list[Path]) -> tuple[list[Drawing], list[dict[str, str]]]:
+    """Every SVG of a folder (class: its first sub-folder, "svg" at the top); a file that cannot
+    be read, or draws nothing, is skipped with its reason rather than stopping the build."""
+    drawings: list[Drawing] = []
+    skipped: list[dict[str, str]] = []
+    for f in files:
+        rel = f.parent.relative_to(folder)
+        try:
+            got = read_svg(f, rel.parts[0] if rel.parts else "svg")
+        except (BuildError, ValueError) as e:
+            skipped.append({"source": str(f), "reason": str(e).removeprefix(f"{f}: ")})
+            continue
+        if not got:
+            skipped.append({"source": str(f), "reason": f"no {SVG_SHAPES} element"})
+        drawings += got
+    return drawings, skipped
 
 
 # ----------------------------------------------------------------------------- stroke-5
@@ -275,12 +319,10 @@ def resolve(spec: str, folder_licence: str) -> Source:
         files = sorted(f for f in p.rglob("*.svg") if f.is_file())
         if not files:
             raise BuildError(f"folder {p} has no .svg files")
-        drawings = []
-        for f in files:
-            rel = f.parent.relative_to(p)
-            drawings += read_svg(f, rel.parts[0] if rel.parts else "svg")
+        drawings, skipped = read_svg_folder(p, files)
         return Source(str(p), "folder", drawings, {
-            "licence": folder_licence or "unknown: pass --licence for a folder", "files": len(files)})
+            "licence": folder_licence or "unknown: pass --licence for a folder", "files": len(files),
+            "skipped": skipped})
     if "/" in spec or spec.startswith("."):
         raise BuildError(f"folder not found: {p}")
     files, version = _dpkg_files(spec)
@@ -338,6 +380,7 @@ def build(specs: list[str], out: Path, licence: str = "", force: bool = False,
     man = {"format": "stroke-5 (dx, dy, pen down, pen up, end); unit square, y down",
            "command": command, "drawings": len(rows), "points": int(starts[-1]),
            "classes": {c: per_class[c] for c in class_names}, "dropped": dict(dropped),
+           "skipped": [k for s in sources for k in s.info.get("skipped", [])],
            "sources": [{"from": s.spec, "kind": s.kind, "drawings": len(s.drawings), **s.info}
                        for s in sources]}
     tmp = out / "manifest.json.tmp"
@@ -399,4 +442,6 @@ def main(args: argparse.Namespace, argv: list[str]) -> None:
         raise SystemExit(f"error: {e}") from None
     print(json.dumps({"event": "built", "out": str(args.out), "drawings": man["drawings"],
                       "points": man["points"], "classes": len(man["classes"]),
-                      "dropped": man["dropped"]}))
+                      "dropped": man["dropped"], "skipped": len(man["skipped"])}))
+    for k in man["skipped"]:
+        print(f"skipped {k['source']}: {k['reason']}", file=sys.stderr)
