@@ -185,6 +185,31 @@ def test_bad_input_changes_nothing_and_a_prime_continues_from_its_last_point(
     assert np.allclose(np.array(again), np.array(after), atol=1e-6)
 
 
+async def test_bad_input_over_websocket_gets_an_error_and_changes_nothing(
+        run_server, sink, tmp_path) -> None:
+    server = run_server(patch=patch(tmp_path))
+    bad = [("/draw/class", "nosuch", "one of one, two"),
+           ("/draw/prime", [[0.5, float("nan"), 1]], "not three finite numbers"),  # JSON NaN
+           ("/draw/prime", [[0.5, None, 1]], "not three finite numbers"),
+           ("/draw/prime", [[0.5, 0.5, 1], [1.2, 0.5, 0]], "point 1 is out of range"),
+           ("/draw/prime", [[0.5, 0.5, 1], [0.5, 0.5, -1]], "point 1 is out of range"),
+           ("/draw/prime", [[0.5, 0.5]], "x y pen triples"),
+           ("/draw/prime", "0.5 0.5 1", "x y pen triples"),
+           ("/draw/prime", [[0.5, i / 600, 1] for i in range(501)], "at most 500 points, not 501"),
+           ("/draw/temperature", float("inf"), "/draw/temperature"),
+           ("/draw/rate", 5000, "/draw/rate")]
+    async with connect(server.ws) as ws:
+        for i, (path, value, expected) in enumerate(bad):
+            await ws.send(json.dumps({"op": "set", "path": path, "value": value, "id": 100 + i}))
+            async with asyncio.timeout(10):
+                while (m := json.loads(await ws.recv())).get("id") != 100 + i:
+                    pass
+            assert m["op"] == "error" and path in m["message"] and expected in m["message"], m
+    assert server.param("/draw/class") == "one" and server.param("/draw/prime") == []
+    assert server.param("/draw/rate") == 80.0 and server.param("/draw/temperature") == 0.3
+    stop_cleanly(server, sink)
+
+
 def rgba(payload: bytes, info) -> np.ndarray:
     return np.frombuffer(payload, np.uint8).reshape(info.height, info.width, 4)[..., :3]
 
@@ -235,8 +260,29 @@ async def test_composite_draws_where_the_pen_went(run_server, sink, tmp_path) ->
                 changed = np.any(frame != plain, axis=2)
                 if changed.sum() >= 5:
                     break
+        # The red lines so far: the still frame is untouched except on the pen's lines.
+        assert np.all(frame[changed] == [255, 0, 0])
+        allowed = near_segments(info.height, info.width, points, radius=1.5)
+        assert not np.any(changed & ~allowed), "pixels changed where no line was drawn"
+        # Colour and width are live: green lines 3 pixels wide from the next frames on.
+        for i, (path, value) in enumerate([("/draw/color", [0.0, 1.0, 0.0]), ("/draw/width", 3.0)]):
+            await ws.send(json.dumps({"op": "set", "path": path, "value": value, "id": 10 + i}))
+        acks = 0
+        async with asyncio.timeout(20):
+            while True:
+                msg = await ws.recv()
+                if isinstance(msg, str):
+                    m = json.loads(msg)
+                    acks += m.get("id") in (10, 11) and m["op"] != "error"
+                    if m["op"] == "draw" and m["kind"] == "point":
+                        points.append((m["x"], m["y"], m["pen"]))
+                    continue
+                info, payload = unpack(msg)
+                frame = rgba(payload, info)
+                changed = np.any(frame != plain, axis=2)
+                if acks == 2 and changed.sum() >= 5 and np.all(frame[changed] == [0, 255, 0]):
+                    break
     stop_cleanly(server, sink)
-    # The generator's still frame is untouched except on the pen's lines, which are red.
-    assert np.all(frame[changed] == [255, 0, 0])
-    allowed = near_segments(info.height, info.width, points, radius=1.5)
-    assert not np.any(changed & ~allowed), "pixels changed where no line was drawn"
+    assert not np.any(changed & ~near_segments(info.height, info.width, points, radius=2.5))
+    thin = near_segments(info.height, info.width, points, radius=1.0)
+    assert np.any(changed & ~thin), "the lines are no wider than before"
