@@ -16,7 +16,7 @@ from websockets.sync.client import connect
 from live.frames import unpack
 from live.voices.supervisor import BACKOFF_MAX_S, BACKOFF_S, Fault, backoff, parse_faults
 from tests.conftest import Server, poll_until
-from tests.livetools import MUSIC, OscSink, osc, write_patch
+from tests.livetools import MUSIC, OscSink, osc, replay, write_patch
 
 # The music and text voices of tests/patches/music.toml (240 bpm), and a small picture.
 PATCH = MUSIC.read_text() + """
@@ -103,7 +103,8 @@ def test_backoff_and_fault_spec() -> None:
 
 
 @pytest.mark.flaky(reruns=2)
-def test_a_voice_whose_model_raises_is_restarted_and_the_others_play_on(served, sink) -> None:
+def test_a_voice_whose_model_raises_is_restarted_and_the_others_play_on(served, sink,
+                                                                              tmp_path) -> None:
     srv = served("music:40:1")
     frames = FrameLog(srv)
     try:
@@ -130,6 +131,10 @@ def test_a_voice_whose_model_raises_is_restarted_and_the_others_play_on(served, 
     assert "voice music failed" in log and "voice music restarted" in log
     assert srv.get_json("/status")["voices"]["text"]["supervision"]["failures"] == 0
     assert srv.stop() == 0
+    # The recording went on through it: every note sent is in it, and rebuilds the MIDI file.
+    code, summary = replay(tmp_path / "rec", "--no-regenerate")
+    assert code == 0 and summary["ended_cleanly"] and summary["torn_lines"] == 0, summary
+    assert summary["notes"] == len(sink.of("/music/note"))
 
 
 @pytest.mark.flaky(reruns=2)
@@ -187,4 +192,19 @@ def test_an_engine_thread_that_dies_is_started_again(served, sink) -> None:
     assert longest_gap(arrivals(sink, "/text/char"), t0 + 1, t1) < 1.0
     assert longest_gap(arrivals(sink, "/music/noteon"), t0 + 1, t1) < 1.5
     assert "the engine thread died (SystemExit" in "".join(srv.stderr_lines)
+    assert srv.stop() == 0
+
+
+@pytest.mark.flaky(reruns=2)
+def test_an_input_voice_whose_thread_dies_is_restarted(run_server, sink, tmp_path) -> None:
+    patch = write_patch(tmp_path, MUSIC.read_text() + '[voices.cam]\nkind = "input"\nfps = 20\n')
+    srv = run_server(patch=patch, env={"LIVEGEN_FAULT": "cam:10:1:exit"})
+    poll_until(lambda: supervision(srv, "cam")["restarts"] >= 1, timeout=20, step=0.1)
+    entry = supervision(srv, "cam")
+    assert entry["failures"] == 1 and entry["last_error"] == "its thread died", entry
+    frames = srv.get_json("/status")["voices"]["cam"]["frames"]
+    notes = sink.count("/music/noteon")
+    poll_until(lambda: srv.get_json("/status")["voices"]["cam"]["frames"] > frames + 10, 10)
+    assert srv.get_json("/status")["voices"]["cam"]["frames"] > frames + 10  # showing again
+    assert sink.count("/music/noteon") > notes  # the music never stopped
     assert srv.stop() == 0

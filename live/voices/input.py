@@ -53,6 +53,7 @@ class InputVoice:
     """A visual stream whose frames come in from outside; its own thread paces, encodes and sends."""
 
     kind: ClassVar[str] = "input"
+    fault_point: ClassVar[str] = "_show"  # where LIVEGEN_FAULT fails it (live/voices/supervisor.py)
 
     def __init__(self, name: str, index: int, spec: dict[str, Any], rt: Runtime,
                  frames_in: FramesIn) -> None:

@@ -18,9 +18,10 @@ name, state, failures, error) and shown in the voice's `/status` entry (`supervi
 
 Fault injection for tests and drills, off unless the environment sets it, read once at start:
 LIVEGEN_FAULT="VOICE:AFTER[:TIMES[:HOW]]" (comma-separated for several voices). The named voice's
-model raises on its AFTER-th call of each run, TIMES runs in all (default 1), then plays cleanly.
-HOW is `raise` (RuntimeError, default) or `exit` (SystemExit: on the engine thread this ends the
-thread, as a crashing extension would).
+model (its `step()` or `forward()`) raises on its AFTER-th call of each run, TIMES runs in all
+(default 1), then plays cleanly; a voice without a model (input) fails in the method its
+`fault_point` names. HOW is `raise` (RuntimeError, default) or `exit` (SystemExit, which ends the
+thread it runs on: the engine thread, or the input voice's own).
 """
 
 from __future__ import annotations
@@ -140,14 +141,17 @@ class Supervisor:
 
     def _arm(self, name: str, fault: Fault) -> None:
         voice = self.voices().get(name)
-        model = self.engine.models.get(getattr(voice, "engine_key", ""))
-        if model is None:
+        target: Any = self.engine.models.get(getattr(voice, "engine_key", ""))
+        if target is not None:
+            method = "step" if hasattr(target, "step") else "forward"  # the RNNs sample by step()
+        elif point := getattr(voice, "fault_point", None):  # a voice without a model names its work
+            target, method = voice, str(point)
+        else:
             log.warning("%s: voice %r has no model here; nothing armed", FAULT_ENV, name)
             return
-        method = "step" if hasattr(model, "step") else "forward"  # the RNNs sample by step()
-        setattr(model, method, fault.wrap(getattr(model, method)))
-        log.warning("%s: voice %r's model %s() will fail on call %d of %d run(s) (%s)", FAULT_ENV,
-                    name, method, fault.after, fault.times, fault.how)
+        setattr(target, method, fault.wrap(getattr(target, method)))
+        log.warning("%s: voice %r's %s() will fail on call %d, %d run(s) (%s)", FAULT_ENV, name,
+                    method, fault.after, fault.times, fault.how)
 
     # -- faults, from any thread ------------------------------------------------------------
     def fault(self, name: str, error: BaseException | str) -> None:
