@@ -5,72 +5,16 @@ is started again. Faults are injected with LIVEGEN_FAULT (live/voices/supervisor
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from websockets.sync.client import connect
 
-from live.frames import unpack
+from bench.supervisor_faults import PATCH, FrameLog, arrivals, longest_gap, subscribe
 from live.voices.supervisor import BACKOFF_MAX_S, BACKOFF_S, Fault, backoff, parse_faults
 from tests.conftest import Server, poll_until
 from tests.livetools import MUSIC, OscSink, osc, replay, write_patch
-
-# The music and text voices of tests/patches/music.toml (240 bpm), and a small picture.
-PATCH = MUSIC.read_text() + """
-[voices.visual]
-kind = "visual"
-model = "random"
-resolution = 64
-fps = 15
-"""
-
-
-class FrameLog:
-    """Arrival times of every binary frame on a WebSocket, from a thread."""
-
-    def __init__(self, server: Server) -> None:
-        self.url = server.ws
-        self.times: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        poll_until(lambda: len(self.times) > 0, timeout=20)
-        assert self.times, "no frame came"
-
-    def _run(self) -> None:
-        with connect(self.url, max_size=None) as ws:
-            while not self._stop.is_set():
-                try:
-                    msg = ws.recv(timeout=0.5)
-                except TimeoutError:
-                    continue
-                if isinstance(msg, bytes):
-                    unpack(msg)
-                    self.times.append(time.monotonic())
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-
-
-def subscribe(server: Server, sink: OscSink) -> None:
-    """The sink gets the status feed (/status/error, /status/voice ...)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.sendto(osc("/status/subscribe", sink.port), server.osc)
-    sink.wait_for(lambda: sink.count("/status/subscribed") > 0, 10)
-
-
-def longest_gap(times: list[float], start: float, end: float) -> float:
-    """The longest pause between arrivals in [start, end], its ends included."""
-    inside = [start, *(t for t in times if start <= t <= end), end]
-    return max(b - a for a, b in zip(inside, inside[1:], strict=False))
-
-
-def arrivals(sink: OscSink, address: str) -> list[float]:
-    return [r.at for r in list(sink.items) if r.address == address]
 
 
 def supervision(server: Server, voice: str) -> dict:
