@@ -3,10 +3,12 @@
 Generates each style of the shipped music model through the live voice's generator
 (MusicGen, default settings) and sets it beside the style's held-out corpus pieces
 (models/data/music_heldout.npz) and beside a bigram of the training pieces' events: mean
-polyphony and voice count, in-key rate, parallel fifths and octaves per 100 beats, KL of the
+polyphony and voice count, in-key rate (a style counts as diatonic where its corpus has at
+least 90% of its notes in key), parallel fifths and octaves per 100 beats, KL of the
 note-length and onset histograms (the corpus against itself: its held-out pieces split in
 two), the longest note in the first 8 beats, and the velocity spread the performance layer
-gives at several settings.
+gives at several settings. "unsteered" is the generator without its sampling-time steering
+(no key, no voice leading, no style density): what the model alone writes.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from models.music_data import NoteCorpus, load_corpus
 from models.music_rnn import Event, MusicConfig, events_to_notes
 
 START_BEATS = 8  # "at start-up": the first this many beats
+DIATONIC = 0.9  # a style is diatonic where its held-out pieces have at least this many notes in key
+# The generator without the sampling-time steering: no key, no voice leading, no style density.
+UNSTEERED = Settings(key="any", voice_leading=0.0, style_density=False)
 FEELS = {"as written": Settings(dynamics=0.0, humanize=0.0), "default": Settings(),
          "dynamics 1": Settings(dynamics=1.0, humanize=0.0),
          "dynamics 1, humanize 1": Settings(dynamics=1.0, humanize=1.0)}
@@ -104,7 +109,7 @@ def style_report(model: Any, nc: NoteCorpus, uni: np.ndarray, big: np.ndarray, s
     if not corpus:
         return {"corpus_pieces": 0, "note": "no held-out piece of this style to compare with"}
     runs = {"generated": Settings(), "groove_0": Settings(groove=0.0),
-            "groove_1": Settings(groove=1.0)}
+            "groove_1": Settings(groove=1.0), "unsteered": UNSTEERED}
     written = {name: [w for w, _ in (generated(model, style, beats, seed, settings, grooves)
                                      for seed in range(samples)) if len(w)]
                for name, settings in runs.items()}
@@ -130,6 +135,8 @@ def style_report(model: Any, nc: NoteCorpus, uni: np.ndarray, big: np.ndarray, s
                     "corpus_p99_note_beats": round(float(np.percentile(durations, 99)), 3)}
     g, c = out["generated"], out["corpus"]
     out["polyphony_ratio"] = round(g["polyphony"] / c["polyphony"], 3)
+    out["unsteered_polyphony_ratio"] = round(out["unsteered"]["polyphony"] / c["polyphony"], 3)
+    out["diatonic"] = bool(c["in_key"] >= DIATONIC)
     out["voices_ratio"] = round(g["voices"] / c["voices"], 3) if c["voices"] else math.nan
     return out
 
@@ -174,11 +181,13 @@ def main(argv: list[str] | None = None) -> None:
             if not r["corpus_pieces"]:
                 print(f"{style:11s} {r['note']}")
                 continue
-            g, c, b = r["generated"], r["corpus"], r["bigram"]
+            g, c, b, u = r["generated"], r["corpus"], r["bigram"], r["unsteered"]
             print(f"{style:11s} polyphony {g['polyphony']:.2f} (corpus {c['polyphony']:.2f}, "
                   f"bigram {b['polyphony']:.2f}) voices {g['voices']:.1f}/{c['voices']:.1f} "
                   f"in-key {g['in_key']:.3f}/{c['in_key']:.3f} parallels/100 beats "
                   f"{g['parallels_per_100_beats']:.1f}/{c['parallels_per_100_beats']:.1f}\n"
+                  f"{'':11s} unsteered: polyphony {u['polyphony']:.2f} in-key {u['in_key']:.3f} "
+                  f"parallels {u['parallels_per_100_beats']:.1f}\n"
                   f"{'':11s} duration KL {r['duration_kl']}\n{'':11s} onset KL {r['onset_kl']}\n"
                   f"{'':11s} start {r['start']}", flush=True)
     report["feel"] = {"style": styles[0], **feel_report(model, styles[0], a.beats, a.samples, grooves)}

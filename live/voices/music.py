@@ -52,7 +52,7 @@ from live.voices.music_gen import (
     phrase_events,
     untrained_music_model,
 )
-from live.voices.music_params import KEYS, MidiPortParam, PhraseParam
+from live.voices.music_params import KEYS, KeyParam, MidiPortParam, PhraseParam
 from live.voices.music_respond import PhraseListener, answer_length, parse_input_note
 from models.music_rnn import Event, MusicRNN, MusicSampler
 
@@ -140,12 +140,20 @@ class MusicVoice(ModelVoice):
                                           lo=0.05, hi=2.5))
         self.top_p = add(FloatParam(f"{p}/top_p", 0.95, "nucleus: keep the most likely events "
                                     "that together hold this probability", lo=0.05, hi=1.0))
-        self.density = add(FloatParam(f"{p}/density", 0.0, "more notes (> 0) or fewer (< 0): "
-                                      "log-odds added to note-ons", lo=-4, hi=4))
-        self.key = add(ChoiceParam(f"{p}/key", "any", "steer towards this key's scale",
-                                   choices=KEYS))
-        self.key_strength = add(FloatParam(f"{p}/key_strength", 3.0, "how hard the key steers",
-                                           lo=0, hi=10))
+        self.density = add(FloatParam(f"{p}/density", 0.0, "more notes (> 0) or fewer (< 0) "
+                                      "than the style's texture: log-odds added to note-ons",
+                                      lo=-4, hi=4))
+        self.key = add(KeyParam(f"{p}/key", DEFAULTS.key, "hold the notes in this key "
+                                "('D minor', Dm, Eb); auto: the key the notes are in (and the "
+                                "prime's); any: none", choices=KEYS))
+        self.key_strength = add(FloatParam(f"{p}/key_strength", DEFAULTS.key_strength, "0-1: "
+                                           "each out-of-key note's chance scaled by 1 - this (1: "
+                                           "none); -1: the style's (0.8 where its corpus is "
+                                           "diatonic, else 0)", lo=-1, hi=1))
+        self.voice_leading = add(FloatParam(f"{p}/voice_leading", DEFAULTS.voice_leading, "0-1: "
+                                            "chances of notes that would make parallel fifths or "
+                                            "octaves scaled by 1 - this (1: none); -1: the "
+                                            "style's (bach and palestrina 1)", lo=-1, hi=1))
         self.transpose = add(IntParam(f"{p}/transpose", 0, "semitones", lo=-24, hi=24))
         self.style = add(ChoiceParam(f"{p}/style", self.styles[0], "style token of the model",
                                      choices=tuple(self.styles)))
@@ -340,7 +348,7 @@ class MusicVoice(ModelVoice):
                         self.key.value, self.key_strength.value, self.transpose.value,
                         self._chord, self.chord_strength.value, self.dynamics.value,
                         self.swing.value, self.humanize.value, self.clock.beats_per_bar,
-                        self.velocity.value, self.groove.value)
+                        self.velocity.value, self.groove.value, self.voice_leading.value)
 
     # -- the engine thread ------------------------------------------------------------------
     def _steps_soon(self) -> int:

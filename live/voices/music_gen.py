@@ -6,6 +6,7 @@ model, seeds, restarts and settings (which the recorder writes) give the same no
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -16,12 +17,27 @@ import torch
 
 from live.voices.kit import load_model, seed_for
 from live.voices.music_feel import Feel, jitter_seed, perform
+from live.voices.music_params import parse_key
 from models import music_rhythm
+from models.metrics import KK_MAJOR, KK_MINOR, SCALE
 from models.music_data import COLLECTIONS
 from models.music_rnn import Event, MusicConfig, MusicRNN, MusicSampler
 
 MAX_EVENTS_PER_JOB = 4096
 STALL_EVENTS = 64  # this many events without a time shift: push time on by one step
+
+# What key_strength and voice_leading are at their default, -1 ("the style's"): the key held
+# hard in the styles whose corpus is diatonic (at least ~90% of its notes in its key), lightly
+# in the chromatic ones; voice leading on for the chorale-like styles, whose corpus keeps
+# parallel fifths and octaves rare. Chosen with bench/music_style.py (docs/models.md).
+STYLE_KEY_STRENGTH = {"bach": 0.8, "palestrina": 0.8, "monteverdi": 0.8, "folk": 0.8,
+                      "irish": 0.8}
+STYLE_VOICE_LEADING = {"bach": 1.0, "palestrina": 1.0, "monteverdi": 0.7, "classical": 0.5}
+# Added to /NAME/density in the polyphonic styles, whose generated texture is thinner than their
+# corpus's (mean polyphony 0.75-0.9 of it at 0): density 0 is the style's own texture.
+STYLE_DENSITY = {"bach": 0.2, "palestrina": 0.2, "monteverdi": 0.2, "classical": 0.3}
+KEY_HALF_LIFE_BEATS = 16.0  # "auto": how fast the notes heard fade from the key estimate
+KEY_MIN_NOTES = 4.0  # "auto": no key is held before this many notes (decayed) are heard
 
 
 def untrained_music_model(spec: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -51,8 +67,8 @@ class Settings:
     temperature: float = 1.0
     top_p: float = 0.95
     density: float = 0.0
-    key: str = "any"
-    key_strength: float = 3.0
+    key: str = "auto"  # a key (C, Am, "D minor"), auto (follow the notes) or any (no key)
+    key_strength: float = -1.0  # 0..1: out-of-key chances scaled by 1 - this; -1: the style's
     transpose: int = 0
     chord: tuple[int, ...] = field(default_factory=tuple)  # pitch classes the band plays
     chord_strength: float = 2.5
@@ -62,15 +78,27 @@ class Settings:
     beats_per_bar: int = 4
     velocity_scale: float = 1.0
     groove: float = 0.5  # how hard time shifts are steered onto the style's onset positions
+    voice_leading: float = -1.0  # 0..1: parallel 5ths/8ves' chances scaled by 1 - this; -1: style's
+    style_density: bool = True  # STYLE_DENSITY added to density (logs from before it: False)
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> Settings:
         """The settings a generation log recorded (older logs lack the newer fields)."""
-        known: dict[str, Any] = {"dynamics": 0.0, "humanize": 0.0, "groove": 0.0}  # older logs
+        known: dict[str, Any] = {"dynamics": 0.0, "humanize": 0.0, "groove": 0.0,
+                                 "voice_leading": 0.0, "style_density": False}  # older logs
         known |= {k: rec[k] for k in cls.__dataclass_fields__ if k in rec}
         if "chord" in known:
             known["chord"] = tuple(known["chord"])
+        if "voice_leading" not in rec and "key_strength" in rec:  # a log of key_strength in logits
+            known["key_strength"] = 1.0 - math.exp(-float(rec["key_strength"]))
         return cls(**known)
+
+    def in_style(self, style: str) -> tuple[float, float, float]:
+        """(density, key strength, voice leading) in force in a style: -1 is the style's own."""
+        density = self.density + (STYLE_DENSITY.get(style, 0.0) if self.style_density else 0.0)
+        key = STYLE_KEY_STRENGTH.get(style, 0.0) if self.key_strength < 0 else self.key_strength
+        lead = STYLE_VOICE_LEADING.get(style, 0.0) if self.voice_leading < 0 else self.voice_leading
+        return density, key, lead
 
     def feel(self) -> Feel:
         """How notes generated under these settings are played."""
@@ -124,6 +152,8 @@ class MusicGen:
         self.sampler: MusicSampler | None = None
         self._since_shift = 0
         self._voice_hash = zlib.crc32(voice.encode())
+        self.key = KeyTracker(self.spb)
+        self.leading = VoiceLeading()
 
     def restart(self, at_step: int, style: str, prime: list[Event] | None = None) -> dict[str, Any]:
         """A fresh sampler in a style (optionally primed); generation resumes at at_step."""
@@ -133,6 +163,9 @@ class MusicGen:
         self.sampler.max_note_beats = self.max_note_beats
         if prime:
             self.sampler.prime(prime)
+        self.key = KeyTracker(self.spb)  # a new piece: its key is heard afresh, from the prime
+        self.key.hear_events(prime or [], at_step)
+        self.leading = VoiceLeading()
         self.cursor, self.open, self._since_shift = at_step, {}, 0
         return {"op": "restart", "step": at_step, "style": style,
                 "prime": [[e.kind, e.value] for e in prime or []]}
@@ -143,6 +176,7 @@ class MusicGen:
             for pitch in list(self.sampler.sounding):  # tell the model they ended
                 self.sampler.feed(Event("note_off", pitch))
         self.cursor, self.open, self._since_shift = at_step, {}, 0
+        self.leading = VoiceLeading()
         return {"op": "release", "step": at_step}
 
     def close_all(self, at: int) -> list[GenNote]:
@@ -168,13 +202,14 @@ class MusicGen:
         assert self.sampler is not None
         self.events += 1
         groove = self.grooves.get(self.sampler.style)
-        ev = self.sampler.next_event(s.temperature, s.top_p, s.density, s.transpose,
-                                     None if s.key == "any" else s.key, s.key_strength,
+        density = self._steer(s)
+        ev = self.sampler.next_event(s.temperature, s.top_p, density, s.transpose, None, 0.0,
                                      s.chord, s.chord_strength,
                                      None if groove is None or not s.groove else s.groove * groove,
                                      self.cursor % self.spb)
         self._since_shift += 1
         if ev.kind == "time_shift":
+            self.leading.time_moves(self.open)
             self.cursor += ev.value
             self._since_shift = 0
         elif self._since_shift >= STALL_EVENTS:  # an untrained model may never move time on
@@ -186,10 +221,52 @@ class MusicGen:
         elif ev.kind == "note_on":
             done = [self._note(ev.value)] if ev.value in self.open else []
             self.open[ev.value] = (self.cursor, self.velocity)
+            self.key.hear(ev.value - s.transpose, self.cursor)
+            self.leading.onset()
             return done
         elif ev.kind == "note_off" and ev.value in self.open:
             return [self._note(ev.value)]
         return []
+
+    def _steer(self, s: Settings) -> float:
+        """Weigh the next event's note-ons by the key and the voice leading; the density.
+
+        MusicSampler.next_event samples from the logits the last event fed left in
+        sampler.logits, and the next feed replaces them: a bias added to them here steers that
+        one event. Pitches are the model's (before transpose) in the logits, sounding ones here.
+        """
+        sampler = self.sampler
+        assert sampler is not None
+        density, key_strength, lead = s.in_style(sampler.style)
+        bias = np.zeros(128)
+        out = np.arange(128) + s.transpose  # the pitch each note-on token sounds
+        allowed = self.key.allowed(s.key, s.transpose) if key_strength > 0 else None
+        if allowed is not None:
+            if s.chord:
+                allowed = allowed.copy()
+                allowed[list(s.chord)] = True  # the band's chord is never out of key
+            bias[~allowed[out % 12]] += _log_keep(key_strength)
+        if lead > 0:
+            count = self.leading.parallels(sorted(self.open))
+            if count is not None:
+                shifted = np.zeros(128)
+                ok = (out >= 0) & (out < 128)
+                shifted[ok] = count[out[ok]]
+                bias[shifted > 0] += _log_keep(lead) * (1 if lead >= 1 else shifted[shifted > 0])
+        if not bias.any():
+            return density
+        v = sampler.vocab
+        logits = sampler.logits.astype(np.float64)
+        on = logits[v.on0 : v.on0 + 128]  # a view
+        free = (out >= 0) & (out < 128)
+        free[list(sampler.sounding)] = False  # what next_event leaves to choose from
+        mass = np.logaddexp.reduce(on[free])
+        on += bias
+        steered = np.logaddexp.reduce(on[free])
+        if np.isfinite(mass) and np.isfinite(steered):
+            on += mass - steered  # among the note-ons only: how often a note begins stays the model's
+        sampler.logits = logits
+        return density
 
     def run(self, s: Settings, until: int, stop_at: int | None = None) -> list[GenNote]:
         """Generate until the cursor reaches `until` and every note begun before it has ended.
@@ -213,6 +290,137 @@ class MusicGen:
         for _ in range(n):
             out += self.step(s)
         return out
+
+
+def _log_keep(strength: float) -> float:
+    """The log of 1 - strength: what a strength (0..1) adds to the logits it lowers (1: -inf)."""
+    return -math.inf if strength >= 1 else math.log1p(-strength)
+
+
+class KeyTracker:
+    """The key the notes are in, for key 'auto': Krumhansl-Schmuckler over the notes heard.
+
+    Each note-on (the model's pitch, before transpose) adds 1 to its pitch class; the counts
+    fade with a half-life of KEY_HALF_LIFE_BEATS, so a modulation is followed within a phrase or
+    two. The same profiles and scales as models.music_stats' in-key rate (minor with its leading
+    tone). Deterministic: a function of the notes heard and their steps.
+    """
+
+    def __init__(self, spb: int) -> None:
+        self.spb = spb
+        self.counts = np.zeros(12)
+        self.at = 0  # step of the last note heard
+        self._scale: tuple[int, np.ndarray | None] | None = None  # cached: transpose, allowed
+        self._dirty = False
+
+    def hear(self, pitch: int, step: int) -> None:
+        """A note-on at a step (model pitch)."""
+        if step > self.at:
+            self.counts *= 0.5 ** ((step - self.at) / (self.spb * KEY_HALF_LIFE_BEATS))
+            self.at = step
+        self.counts[pitch % 12] += 1.0
+        self._dirty = True
+
+    def hear_events(self, events: list[Event], at_step: int) -> None:
+        """A prime phrase's note-ons, each at its step; generation goes on from at_step."""
+        step = 0
+        for ev in events:
+            if ev.kind == "time_shift":
+                step += ev.value
+            elif ev.kind == "note_on":
+                self.hear(ev.value, step)
+        self.at = at_step
+
+    def estimate(self) -> tuple[int, str] | None:
+        """(tonic pitch class, mode) of the notes heard (model pitches), or None before enough."""
+        if self.counts.sum() < KEY_MIN_NOTES or self.counts.std() == 0:
+            return None
+        c = self.counts - self.counts.mean()
+        best = int(np.argmax(_PROFILES @ c))  # Pearson's r, up to the counts' own norm
+        return best % 12, "major" if best < 12 else "minor"
+
+    def allowed(self, key: str, transpose: int) -> np.ndarray | None:
+        """Which sounding pitch classes are in the key (12 bools), or None for no key."""
+        if key == "any":
+            return None
+        if key != "auto":
+            named = parse_key(key)
+            assert named is not None
+            return _scale(*named)
+        if self._dirty or self._scale is None or self._scale[0] != transpose:
+            est = self.estimate()
+            self._scale = (transpose, None if est is None else np.roll(_scale(*est), transpose))
+            self._dirty = False
+        return self._scale[1]
+
+
+def _profiles() -> np.ndarray:
+    """The 24 key profiles (major on C..B, then minor), centred and of unit norm."""
+    rows = np.array([np.roll(p, t) for p in (KK_MAJOR, KK_MINOR) for t in range(12)])
+    rows -= rows.mean(1, keepdims=True)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+_PROFILES = _profiles()
+
+
+def _scale(tonic: int, mode: str) -> np.ndarray:
+    """12 bools: the pitch classes of a key's scale (models.metrics.SCALE)."""
+    out = np.zeros(12, dtype=bool)
+    out[[(tonic + d) % 12 for d in SCALE[mode]]] = True
+    return out
+
+
+class VoiceLeading:
+    """Which note-ons would move two voices in parallel fifths or octaves.
+
+    As models.music_stats counts them: the notes sounding at each onset ranked bottom to top as
+    voices; two voices a perfect fifth or octave apart at the last onset that both move, the same
+    way, to the same interval again. A candidate note-on joins what sounds now at its rank (the
+    model writes a step's note-ons from the bottom up, as its corpus was encoded), and its pairs
+    with the voices sounding are checked against the chord at the last onset.
+    """
+
+    def __init__(self) -> None:
+        self.last: np.ndarray = np.zeros(0, dtype=int)  # the chord at the last onset, sorted
+        self._onset = False  # a note began at the current step
+        self._cache: tuple[tuple[int, ...], np.ndarray | None] | None = None
+
+    def onset(self) -> None:
+        """A note began at the current step."""
+        self._onset = True
+
+    def time_moves(self, open_notes: dict[int, Any]) -> None:
+        """Time moves on: if a note began at the step it leaves, what sounds there is a chord."""
+        if self._onset:
+            self.last = np.array(sorted(open_notes), dtype=int)
+            self._onset, self._cache = False, None
+
+    def parallels(self, sounding: list[int]) -> np.ndarray | None:
+        """How many parallels each pitch 0-127 would make if it began now (None: none can)."""
+        key = tuple(sounding)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        prev, n = self.last, len(self.last)
+        count: np.ndarray | None = None
+        if n >= 2 and sounding:
+            cand = np.arange(128)
+            rank = np.searchsorted(np.array(sounding), cand)  # the candidate's voice
+            count = np.zeros(128, dtype=int)
+            for k, q in enumerate(sounding):
+                i = k + (q > cand)  # the sounding note's voice once the candidate joins
+                ok = (rank < n) & (i < n)
+                p_c, p_q = prev[np.minimum(rank, n - 1)], prev[np.minimum(i, n - 1)]
+                before = np.where(cand > q, p_c - p_q, p_q - p_c) % 12
+                after = np.abs(cand - q) % 12
+                move_c, move_q = cand - p_c, q - p_q
+                par = ok & ((before == 0) | (before == 7)) & (after == before) & (move_c != 0) & \
+                    (move_q != 0) & (np.sign(move_c) == np.sign(move_q)) & (cand != q)
+                count += par
+            if not count.any():
+                count = None
+        self._cache = (key, count)
+        return count
 
 
 def melody(pitches: tuple[int, ...], beats_each: float, spb: int) -> list[Event]:

@@ -5,12 +5,54 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from live.params import Param, ParamError, StringParam
+from live.params import ChoiceParam, Param, ParamError, StringParam
 from models.music_rnn import NAMES
 
 MAX_PRIME = 64  # pitches in a prime phrase
 _TONICS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-KEYS = ("any", *_TONICS, *(n + "m" for n in _TONICS))
+KEYS = ("auto", "any", *_TONICS, *(n + "m" for n in _TONICS))
+_MODES = {"": "major", "maj": "major", "major": "major", "m": "minor", "min": "minor",
+          "minor": "minor"}
+
+
+def key_name(text: str) -> str:
+    """'D minor', 'd min', 'Dm', 'Eb major', 'D#m', 'auto', 'any' -> its name in KEYS ('Dm')."""
+    t = " ".join(str(text).split())
+    if t.lower() in ("auto", "any"):
+        return t.lower()
+    if not t or t[0].upper() not in NAMES:
+        raise ValueError(f"{text!r} is not a key")
+    pc, rest = NAMES[t[0].upper()], t[1:]
+    while rest[:1] in ("#", "b"):
+        pc += 1 if rest[0] == "#" else -1
+        rest = rest[1:]
+    mode = _MODES.get(rest.strip().lower())
+    if mode is None:
+        raise ValueError(f"{text!r}: unknown mode {rest.strip()!r}, expected major or minor")
+    return _TONICS[pc % 12] + ("m" if mode == "minor" else "")
+
+
+def parse_key(name: str) -> tuple[int, str] | None:
+    """A key's (tonic pitch class, 'major' or 'minor'); None for 'auto' and 'any'."""
+    name = key_name(name)
+    if name in ("auto", "any"):
+        return None
+    minor = name.endswith("m")
+    return _TONICS.index(name[:-1] if minor else name), "minor" if minor else "major"
+
+
+class KeyParam(ChoiceParam):
+    """A key to hold the notes in: one of KEYS, or the same key written out ('D minor')."""
+
+    def validate(self, value: Any) -> str:
+        if isinstance(value, (list, tuple)) and len(value) == 1:
+            value = value[0]
+        if isinstance(value, str):
+            try:
+                value = key_name(value)
+            except ValueError:
+                pass  # refused below with the list of keys
+        return super().validate(value)
 
 
 def parse_pitch(text: str) -> int:
