@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -527,6 +528,8 @@ class App:
             "voices": {n: v.status() | self._supervision(n) for n, v in self.voices.items()},
             "supervisor": self.supervisor.summary() if self.supervisor is not None else None,
             "clients": len(web.clients),
+            "websocket": web.counts(),
+            "process": process_counts(),
             "uptime_s": round(time.monotonic() - self.started, 3),
             "stamp": rt.registry.stamp,
             "device": str(rt.engine.device),
@@ -590,3 +593,15 @@ class App:
             rt.osc_out.close()
             if rt.recommend is not None:
                 rt.recommend.close()
+
+
+def process_counts() -> dict[str, Any]:
+    """What a leak would grow: asyncio tasks, threads, open file descriptors, resident memory."""
+    try:
+        fds = len(os.listdir("/proc/self/fd"))
+        with open("/proc/self/statm") as f:
+            rss_mib = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:  # not Linux: only what Python itself knows
+        fds, rss_mib = -1, -1.0
+    return {"tasks": len(asyncio.all_tasks()), "threads": threading.active_count(),
+            "fds": fds, "rss_mib": round(rss_mib, 1)}

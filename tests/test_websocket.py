@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
+import time
 
+import pytest
 from websockets.asyncio.client import connect
 
-from tests.conftest import Server
+from tests.conftest import Server, poll_until
 from tests.livetools import recv_frames, recv_json, send
 
 
@@ -143,3 +147,168 @@ async def test_param_topic_pushes_every_change_from_any_source(server: Server) -
         assert [(p["path"], p["value"], p["source"]) for p in seen] == [
             ("/visual/xy", [0.25, -0.5], "ws"), ("/visual/mode", "hold", "osc"),
             ("/visual/mode", "walk", "ws")]
+
+
+def raw_handshake(port: int, path: str = "/ws") -> tuple[socket.socket, str]:
+    """A WebSocket handshake by hand: the socket and the server's status line."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                 "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return sock, head.split(b"\r\n", 1)[0].decode()
+
+
+def abort(sock: socket.socket) -> None:
+    """Close with a reset, as a client that vanishes mid-frame does."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+async def test_a_flood_of_sets_is_rate_limited_and_the_last_acked_value_holds(
+        server: Server) -> None:
+    limits = server.get_json("/schema")["limits"]
+    assert limits["control_per_s"] > 0 and limits["control_burst"] >= limits["control_per_s"]
+    n = int(limits["control_burst"] * 3)
+    async with connect(server.ws, compression=None, max_queue=None) as ws:
+        await ws.send(json.dumps({"op": "subscribe", "topics": []}))
+        await recv_json(ws, "ack")
+        for i in range(n):  # as fast as the socket takes them: far over the rate
+            await ws.send(json.dumps({"op": "set", "path": "/visual/speed",
+                                      "value": round(0.001 * (i + 1), 3), "id": i}))
+        acked, limited = [], 0
+        while len(acked) + limited < n:
+            msg = await asyncio.wait_for(ws.recv(), 10)
+            if isinstance(msg, bytes):
+                continue  # a frame sent before the subscription changed
+            reply = json.loads(msg)
+            if reply["op"] == "ack":
+                acked.append(reply["id"])
+            else:
+                assert "rate limit" in reply["message"], reply
+                limited += 1
+    assert limited > 0 and len(acked) >= limits["control_burst"]
+    assert server.param("/visual/speed") == round(0.001 * (acked[-1] + 1), 3)
+    assert server.get_json("/status")["websocket"]["rate_limited"] >= limited
+
+
+def test_too_many_connections_are_refused_and_the_rest_still_served(server: Server) -> None:
+    limit = server.get_json("/schema")["limits"]["connections"]
+    open_before = server.get_json("/status")["websocket"]["connections"]
+    held = []
+    try:
+        for _ in range(limit - open_before):
+            sock, line = raw_handshake(server.ready["http_port"])
+            held.append(sock)
+            assert " 101 " in line, line
+        sock, line = raw_handshake(server.ready["http_port"])
+        held.append(sock)
+        assert " 503 " in line, line
+        assert server.get_json("/status")["websocket"]["refused"] >= 1
+    finally:
+        for sock in held:
+            abort(sock)
+    poll_until(lambda: server.get_json("/status")["websocket"]["connections"] <= open_before)
+    sock, line = raw_handshake(server.ready["http_port"])  # room again
+    abort(sock)
+    assert " 101 " in line, line
+
+
+def test_slow_loris_handshakes_are_closed_and_block_nobody(server: Server) -> None:
+    timeout = server.get_json("/schema")["limits"]["open_timeout_s"]
+    loris = []
+    for _ in range(50):
+        sock = socket.create_connection(("127.0.0.1", server.ready["http_port"]), timeout=30)
+        sock.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and never the rest
+        loris.append(sock)
+    try:
+        assert server.get("/status")[0] == 200  # others are served meanwhile
+        t0 = time.monotonic()
+        for sock in loris:  # each is closed by the server (recv would time out after 30 s)
+            reply = b""
+            while chunk := sock.recv(4096):
+                reply += chunk
+            assert not reply.startswith(b"HTTP/1.1 101"), reply[:100]
+        assert time.monotonic() - t0 < timeout + 10
+    finally:
+        for sock in loris:
+            sock.close()
+
+
+@pytest.mark.parametrize("path", [
+    "/../server.py", "/%2e%2e/server.py", "/%252e%252e/server.py", "/..%2fserver.py",
+    "/..%252fserver.py", "/web/../../server.py", "/.%2e/.%2e/etc/passwd", "/%2e%2e%5cserver.py",
+    "/....//....//server.py", "/index.html%00.js", "/.git/config", "/livegen.js/..",
+    "//etc/passwd", "/" + "a" * 3000, "/nosuch",
+])
+def test_http_traversal_and_unknown_paths_are_not_found(server: Server, path: str) -> None:
+    status, body = server.get(path)
+    assert status == 404, (status, body[:100])
+    assert body.startswith(b"not found"), body[:100]
+
+
+def test_oversized_headers_and_bodies_are_refused(server: Server) -> None:
+    def exchange(request: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", server.ready["http_port"]), timeout=10) as s:
+            s.sendall(request)
+            reply = b""
+            while chunk := s.recv(65536):
+                reply += chunk
+            return reply
+    host = b"Host: 127.0.0.1\r\n"
+    big_header = exchange(b"GET /status HTTP/1.1\r\n" + host + b"X-Junk: " + b"a" * 70_000 +
+                          b"\r\n\r\n")
+    many_headers = exchange(b"GET /status HTTP/1.1\r\n" + host +
+                            b"".join(b"X-%d: 1\r\n" % i for i in range(500)) + b"\r\n")
+    body = exchange(b"POST /status HTTP/1.1\r\n" + host + b"Content-Length: 10000000\r\n\r\n" +
+                    b"x" * 100_000)
+    for reply in (big_header, many_headers, body):
+        assert not reply.startswith(b"HTTP/1.1 200"), reply[:200]
+    assert server.get("/status")[0] == 200  # and the server goes on
+
+
+async def test_a_thousand_connections_come_and_go_and_leave_nothing_behind(server: Server) -> None:
+    """Clean closes, clients that vanish mid-frame and clients that never read: no task, file
+    descriptor, thread or memory is left once they are gone."""
+    port = server.ready["http_port"]
+
+    async def polite() -> None:
+        async with connect(server.ws, compression=None) as ws:
+            await recv_frames(ws, 1)
+
+    def vanish_mid_frame() -> None:
+        sock, line = raw_handshake(port)
+        assert " 101 " in line, line
+        sock.recv(7)  # a few bytes of a frame, and gone with a reset
+        abort(sock)
+
+    def never_read() -> None:
+        sock, line = raw_handshake(port)
+        assert " 101 " in line, line
+        time.sleep(0.2)  # frames pile up unread
+        sock.close()
+
+    async def cycles(n: int) -> None:
+        for i in range(0, n, 20):  # 20 at a time
+            await asyncio.gather(*(polite() if k % 3 == 0 else
+                                   asyncio.to_thread(vanish_mid_frame if k % 3 == 1 else never_read)
+                                   for k in range(i, i + 20)))
+
+    def settled() -> dict:
+        poll_until(lambda: server.get_json("/status")["websocket"]["connections"] == 0)
+        time.sleep(0.5)
+        return server.get_json("/status")["process"]
+
+    await cycles(100)  # warm: first-use allocations are not leaks
+    before = await asyncio.to_thread(settled)
+    await cycles(1000)
+    after = await asyncio.to_thread(settled)
+    print("before", before, "after", after)
+    assert after["tasks"] <= before["tasks"] and after["threads"] <= before["threads"]
+    assert after["fds"] <= before["fds"]
+    assert after["rss_mib"] < before["rss_mib"] * 1.05

@@ -36,6 +36,18 @@ MAX_MESSAGE_BYTES = 1024 * 1024  # larger still, websockets closes the connectio
 MAX_PENDING_EVENTS = 1024  # per client: a client that stops reading loses the oldest events
 PROMPT_EVERY_S = 15.0  # an audience prompt per connection at most this often
 MAX_PROMPT = 280  # characters of an audience prompt
+# Control messages per connection: a bucket of CONTROL_BURST refilled at CONTROL_PER_S. A page's
+# microphone sends 125 a second and a fader under a finger about 60; a flood beyond the bucket
+# is refused message by message (each gets its error), so one client cannot starve the loop.
+CONTROL_PER_S = 400.0
+CONTROL_BURST = 800.0
+MAX_CONNECTIONS = 256  # open WebSockets at once; more are answered 503 at the handshake
+OPEN_TIMEOUT_S = 10.0  # a connection that has not finished its handshake by then is closed
+LIMITS = {"control_per_s": CONTROL_PER_S, "control_burst": CONTROL_BURST,
+          "control_bytes": MAX_CONTROL_BYTES, "message_bytes": MAX_MESSAGE_BYTES,
+          "pending_events": MAX_PENDING_EVENTS, "connections": MAX_CONNECTIONS,
+          "open_timeout_s": OPEN_TIMEOUT_S, "prompt_every_s": PROMPT_EVERY_S,
+          "prompt_chars": MAX_PROMPT}
 # Static files: names of letters, digits, - and _ with an extension, in web/ or one folder below;
 # anything else (dots first, .., backslashes, encoded bytes) is not found.
 STATIC_NAME = re.compile(r"^(?:[A-Za-z0-9_-]+/)?[A-Za-z0-9_-]+(?:\.[A-Za-z0-9]+)+$")
@@ -74,6 +86,21 @@ class Client:
         self.frames_skipped = 0
         self.last_prompt = -PROMPT_EVERY_S  # monotonic time of this connection's last prompt
         self.fed: set[str] = set()  # FED paths this connection set
+        self.allowance = CONTROL_BURST  # control messages it may send now (the rate limit)
+        self.allowance_at = time.monotonic()
+        self.rate_limited = 0  # messages refused by the rate limit
+
+    def take_allowance(self) -> bool:
+        """Spend one control message of the bucket; False when the client is over the rate."""
+        now = time.monotonic()
+        self.allowance = min(CONTROL_BURST,
+                             self.allowance + (now - self.allowance_at) * CONTROL_PER_S)
+        self.allowance_at = now
+        if self.allowance < 1.0:
+            self.rate_limited += 1
+            return False
+        self.allowance -= 1.0
+        return True
 
     def offer_frame(self, frame: Frame) -> None:
         if "frames" in self.topics:
@@ -127,6 +154,9 @@ class WebServer:
         if likes is not None:
             self.routes["/likes"] = lambda: {"total": likes.total(), "recent": likes.recent()}
         self.clients: set[Client] = set()
+        self.refused_connections = 0  # handshakes answered 503 (MAX_CONNECTIONS)
+        self.rate_limited = 0  # control messages dropped by the rate limit, closed connections
+        self._refusal_logged_at = -1.0
         self.server: Server | None = None
         registry.listen(self.publish_change)
 
@@ -153,6 +183,7 @@ class WebServer:
             max_size=MAX_MESSAGE_BYTES,
             max_queue=4,
             write_limit=256 * 1024,
+            open_timeout=OPEN_TIMEOUT_S,
         )
         return self.server.sockets[0].getsockname()[1]
 
@@ -168,6 +199,13 @@ class WebServer:
     def http(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
         if path == "/ws":
+            if len(self.clients) >= MAX_CONNECTIONS:
+                self.refused_connections += 1
+                if time.monotonic() - self._refusal_logged_at > 1.0:  # a flood logs once a second
+                    self._refusal_logged_at = time.monotonic()
+                    log.warning("WebSocket refused: %d connections open already (%d refused so "
+                                "far)", len(self.clients), self.refused_connections)
+                return text_response(503, f"too many connections (at most {MAX_CONNECTIONS})\n")
             origin, host = request.headers.get("Origin"), request.headers.get("Host")
             if not self.access.origin_ok(origin, host):
                 log.warning("WebSocket from origin %s refused", str(origin)[:100])
@@ -187,13 +225,14 @@ class WebServer:
         return http_response(200, CONTENT_TYPES[file.suffix], file.read_bytes())
 
     def schema(self) -> dict[str, Any]:
-        """GET /schema: every parameter (with a display unit where one fits) and the commands."""
+        """GET /schema: every parameter (with a display unit where one fits), the commands, limits."""
         params = []
         for entry in self.registry.schema():
             unit = entry.get("unit") or UNITS.get(entry["path"].rsplit("/", 1)[-1])
             params.append(entry | {"unit": unit} if unit else entry)
         commands = sorted(a for a in self.commands if CALLABLE.match(a))
-        return {"params": params, "commands": commands, "stamp": self.registry.stamp}
+        return {"params": params, "commands": commands, "limits": LIMITS,
+                "stamp": self.registry.stamp}
 
     # -- WebSocket ----------------------------------------------------------------
     async def handle(self, ws: ServerConnection) -> None:
@@ -214,10 +253,15 @@ class WebServer:
             self.frames.unsubscribe(client.offer_frame)
             self.events.unsubscribe(client.offer_event)
             self.clients.discard(client)
+            self.rate_limited += client.rate_limited
             sender.cancel()
 
     def on_message(self, client: Client, message: str | bytes) -> None:
         """Parse and apply one control message; any fault is an error reply, never a raise."""
+        if not client.take_allowance():
+            client.reply(error(None, f"rate limit: at most {CONTROL_PER_S:g} messages a second "
+                                     f"(bursts of {CONTROL_BURST:g}); this one was dropped"))
+            return
         if isinstance(message, bytes) and not client.authed:
             client.reply(error(None, "frames in: this server needs its token first"))
             return
@@ -328,6 +372,11 @@ class WebServer:
             self.commands[address](args, NO_REPLY)
         except (TypeError, KeyError, IndexError) as e:  # arguments of a shape the command never met
             raise ParamError(f"call {address}: args {str(args)[:80]} refused ({e})") from None
+
+    def counts(self) -> dict[str, int]:
+        """Connections open and refused, and control messages dropped by the rate limit."""
+        return {"connections": len(self.clients), "refused": self.refused_connections,
+                "rate_limited": self.rate_limited + sum(c.rate_limited for c in self.clients)}
 
     def broadcast_status(self) -> None:
         self.events.publish("status", {"op": "status", **self.status()})
