@@ -154,6 +154,7 @@ def test_a_reload_naming_corrupt_weights_is_refused_and_the_patch_plays_on(run_s
 def test_sigkill_loses_no_acknowledged_like_and_under_a_second(tmp_path: Path) -> None:
     run = kill_once(tmp_path / "run", likes=10, play_s=2.0)
     assert run["likes_stored"] == run["likes_acked"] == 10, run
+    assert run["osc_likes_stored"] == run["osc_likes_answered"] == 10, run
     assert run["notes_recorded"] > 0 and run["chars_recorded"] > 0, run
     assert run["note_loss_s"] < 1.0 and run["char_loss_s"] < 1.0, run
     assert run["midi_behind_s"] <= 1.5, run  # performance.mid: rewritten about once a second
