@@ -153,8 +153,8 @@ class MusicVoice(ModelVoice):
         self.voice_leading = add(FloatParam(f"{p}/voice_leading", DEFAULTS.voice_leading, "0-1: "
                                             "chances of notes that would make parallel fifths or "
                                             "octaves scaled by 1 - this (1: none); -1: the "
-                                            "style's (bach, palestrina 1; monteverdi 0.7; "
-                                            "classical 0.5)", lo=-1, hi=1))
+                                            "style's (bach, palestrina 1; monteverdi 0.7)",
+                                            lo=-1, hi=1))
         self.transpose = add(IntParam(f"{p}/transpose", 0, "semitones", lo=-24, hi=24))
         self.style = add(ChoiceParam(f"{p}/style", self.styles[0], "style token of the model",
                                      choices=tuple(self.styles)))

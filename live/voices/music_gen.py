@@ -27,15 +27,17 @@ MAX_EVENTS_PER_JOB = 4096
 STALL_EVENTS = 64  # this many events without a time shift: push time on by one step
 
 # What key_strength and voice_leading are at their default, -1 ("the style's"): the key held
-# hard in the styles whose corpus is diatonic (at least ~90% of its notes in its key), lightly
-# in the chromatic ones; voice leading on for the chorale-like styles, whose corpus keeps
-# parallel fifths and octaves rare. Chosen with bench/music_style.py (docs/models.md).
+# in the styles whose corpus is diatonic (at least 90% of its notes in its key), not in the
+# chromatic ones (classical, joplin); voice leading on for the chorale-like styles, whose
+# corpus keeps parallel fifths and octaves rare, and partly for monteverdi (its corpus: 2.3 per
+# 100 beats). Chosen with bench/music_style.py on other seeds than it reports (docs/models.md);
+# classical keeps none: steering it thickened its texture but cost its rhythm (duration KL 4x).
 STYLE_KEY_STRENGTH = {"bach": 0.8, "palestrina": 0.8, "monteverdi": 0.8, "folk": 0.8,
                       "irish": 0.8}
-STYLE_VOICE_LEADING = {"bach": 1.0, "palestrina": 1.0, "monteverdi": 0.7, "classical": 0.5}
+STYLE_VOICE_LEADING = {"bach": 1.0, "palestrina": 1.0, "monteverdi": 0.7}
 # Added to /NAME/density in the polyphonic styles, whose generated texture is thinner than their
 # corpus's (mean polyphony 0.75-0.9 of it at 0): density 0 is the style's own texture.
-STYLE_DENSITY = {"bach": 0.2, "palestrina": 0.2, "monteverdi": 0.2, "classical": 0.3}
+STYLE_DENSITY = {"bach": 0.2, "palestrina": 0.2, "monteverdi": 0.2}
 KEY_HALF_LIFE_BEATS = 16.0  # "auto": how fast the notes heard fade from the key estimate
 KEY_MIN_NOTES = 4.0  # "auto": no key is held before this many notes (decayed) are heard
 
