@@ -139,9 +139,6 @@ class App:
         self.outputs.build(parse_outputs(self.patch, visual), rt.registry, self.voices, self.options.host)
         self.control = self._build_control(rt)
         http_port, osc_port = await self._open_sockets(rt)
-        assert self.osc_in is not None
-        for address, handler in self.supervisor.osc_routes().items():  # /voices/restart
-            self.osc_in.route(address, handler)
         serves = await self.outputs.start()
         rt.clock.start()
         if self.midi_clock is not None:
@@ -268,6 +265,9 @@ class App:
             fresh = await self._load_fresh(rt, plan)
             self._try(rt, plan, fresh)
             await self._swap(rt, plan, fresh)
+            if self.supervisor is not None:  # a reload is the performer's "try again"
+                for name in plan.kept:
+                    self.supervisor.unpark(name)
         self.reloads += 1
         self.reload_error = None
         summary = plan.summary()

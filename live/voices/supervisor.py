@@ -11,8 +11,8 @@ Every voice kind reports its faults here, from whichever thread saw them:
 A failed voice is suspended (`suspend()` if it has one, else `stop()`), and after a backoff of
 BACKOFF_S doubling with each failure in the last PARK_WINDOW_S (capped at BACKOFF_MAX_S) it is
 begun again from a fresh generator; its models stay loaded. The other voices never stop. The
-PARK_FAILURES-th failure within PARK_WINDOW_S parks the voice: it stays stopped until
-`/voices/restart s NAME` or a reload that rebuilds it. Each step is logged (so the status feed's
+PARK_FAILURES-th failure within PARK_WINDOW_S parks the voice: it stays stopped until the patch
+is reloaded (a kept voice is begun again, a rebuilt one is new). Each step is logged (so the status feed's
 `/status/error` carries it), published as a status `voice` event (OSC `/status/voice s s i s`:
 name, state, failures, error) and shown in the voice's `/status` entry (`supervision`).
 
@@ -34,8 +34,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-from live.params import ParamError
 
 if TYPE_CHECKING:
     from live.engine import Engine
@@ -182,8 +180,7 @@ class Supervisor:
         if len(health.recent) >= PARK_FAILURES:
             health.state, health.next_restart_s = "parked", None
             log.error("voice %s parked after %d failures in %.0f s (last: %s); it stays stopped "
-                      "until /voices/restart %s or a reload", name, len(health.recent),
-                      PARK_WINDOW_S, error, name)
+                      "until the patch is reloaded", name, len(health.recent), PARK_WINDOW_S, error)
         else:
             health.state, health.next_restart_s = "restarting", backoff(len(health.recent))
             log.error("voice %s failed (%s); restarting it in %.1f s (failure %d of %d allowed in "
@@ -224,18 +221,16 @@ class Supervisor:
         log.info("voice %s restarted (restart %d)", name, health.restarts)
         self._publish(name, health)
 
-    def restart_parked(self, name: str) -> None:
-        """/voices/restart s: begin a parked voice again, with a clean window."""
-        voice = self.voices().get(name)
-        health = self.health.get(name)
-        if voice is None:
-            raise ParamError(f"/voices/restart: no voice {name!r}; voices: {', '.join(self.voices())}")
-        if health is None or health.state != "parked":
-            raise ParamError(f"/voices/restart: voice {name!r} is "
-                             f"{health.state if health else 'running'}, not parked")
+    def unpark(self, name: str) -> bool:
+        """Begin a parked voice again with a clean window (a reload does, for the voices it
+        keeps); whether it was parked."""
+        voice, health = self.voices().get(name), self.health.get(name)
+        if voice is None or health is None or health.state != "parked":
+            return False
         health.recent.clear()
-        log.warning("voice %s: restarted by hand after being parked", name)
+        log.warning("voice %s: begun again after being parked (the patch was reloaded)", name)
         self._begin(name, voice, health)
+        return True
 
     def forget(self, name: str) -> None:
         """A voice removed or rebuilt by a reload starts with a clean record."""
@@ -264,14 +259,6 @@ class Supervisor:
     def entry(self, name: str) -> dict[str, Any]:
         """The `supervision` part of a voice's /status entry."""
         return self.health.get(name, Health()).entry()
-
-    def osc_routes(self) -> dict[str, Any]:
-        """/voices/restart s: un-park a voice."""
-        def restart(args: list[Any], sender: tuple[str, int]) -> None:
-            if len(args) != 1 or not isinstance(args[0], str):
-                raise ParamError("/voices/restart: expected s (the voice's name)")
-            self.restart_parked(args[0])
-        return {"/voices/restart": restart}
 
     def summary(self) -> dict[str, Any]:
         """What /status shows of the supervisor itself."""
