@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import torch
 
+from models import strokes_samples as samples
 from models import weights
 from models.data import strokes as data
-from models.jobs import StrokesJob, stroke_baseline
+from models.jobs import StrokesJob, split_strokes, stroke_baseline
 from models.strokes import StrokeConfig, StrokeRNN, StrokeSampler
 from tests.model_helpers import resume_matches, run_train, shipped
 
@@ -220,6 +221,32 @@ def test_sampler_is_seeded_and_continues_a_prime() -> None:
         s._feed(rows[0, t].numpy())
     assert s.out is not None
     assert np.allclose(s.out, m.head(state[0][-1, 0]).detach().numpy(), atol=1e-5)
+
+
+def test_completions_prime_the_first_strokes_of_held_out_drawings(svg_set: Path, tmp_path: Path) -> None:
+    real = [(0.0, 0.0, 1), (1.0, 0.0, 0), (0.0, 0.5, 1), (1.0, 0.5, 1), (1.0, 1.0, 0), (0.5, 0.5, 2)]
+    assert samples.prime_of(real) == [(0.0, 0.0, 1), (1.0, 0.0, 0)]  # the strokes before half
+    assert samples.prime_of(real[2:5] + [(0.0, 0.0, 2)]) == [(0.0, 0.5, 1), (1.0, 0.5, 1), (1.0, 1.0, 0)]
+    ds = data.load(svg_set)
+    assert samples.points(ds.drawing(0))[-1][2] == 2
+    torch.manual_seed(0)
+    m = StrokeRNN(StrokeConfig(classes=ds.class_names, hidden=16, mixtures=3, n_embd=4)).eval()
+    prime = samples.prime_of(samples.points(ds.drawing(0)))
+    drawn = samples.complete(m, prime, 0, seed=3, temperature=0.5, max_points=40)
+    assert 1 <= len(drawn) <= 40 and (drawn[-1][2] == 2 or len(drawn) == 40)
+    s = StrokeSampler(m, 0, seed=3)  # what a sampler fed the same prime draws
+    s.prime(prime)
+    assert drawn == [s.next_point(0.5) for _ in drawn]
+    held = sorted({ds.class_names[ds.classes[i]] for i in split_strokes(len(ds))[1]})  # one of 24
+    img = np.asarray(samples.completion_grid(m, ds, held, 3, 0, 0.5, cell=48))
+    assert img.shape == (48 * len(held), 48 * 3, 3)
+    colours = {tuple(c) for c in img.reshape(-1, 3)}
+    assert {samples.REAL, samples.PRIME, samples.DRAWN} <= colours
+    other = next(c for c in ds.class_names if c not in held)
+    with pytest.raises(ValueError, match="has no held-out drawing"):
+        samples.completion_grid(m, ds, [other], 3, 0, 0.5)
+    with pytest.raises(SystemExit, match="no stroke data set"):
+        samples.main(["--data", str(tmp_path / "none"), "--out", str(tmp_path / "x.png")])
 
 
 @pytest.mark.skipif(not shipped("glyphs"), reason="no shipped stroke weights yet")
