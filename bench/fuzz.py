@@ -25,7 +25,8 @@ import struct
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,40 @@ def junk_ws(rng: random.Random, params: list[dict[str, Any]]) -> str | bytes:
     return json.dumps({"op": "set", "path": p["path"], "value": "x" * 70_000})  # over 64 KiB
 
 
+TRAVERSALS = ["/../server.py", "/%2e%2e/server.py", "/%252e%252e/server.py", "/..%2fserver.py",
+              "/..%5cserver.py", "/web/../../server.py", "/.%2e/.%2e/etc/passwd", "//etc/passwd",
+              "/index.html%00.js", "/.git/config", "/....//server.py", "/%c0%ae%c0%ae/server.py"]
+
+
+def junk_http_path(rng: random.Random, params: list[dict[str, Any]]) -> str:
+    """A GET target no server should answer with its files or a 5xx: traversal, junk, junk
+    OSCQuery attributes on real and unknown nodes."""
+    kind = rng.randrange(5)
+    if kind == 0:
+        return rng.choice(TRAVERSALS)
+    if kind == 1:
+        return "/" + "".join(rng.choice("abc%./\\?&=#;:~") for _ in range(rng.randint(0, 60)))
+    if kind == 2:
+        attribute = rng.choice(["VALUE", "TYPE", "junk", "HOST_INFO&VALUE", "%00", "RANGE=1",
+                                "x" * 300, "VALUE?VALUE", "CRITICAL", "ACCESS%20"])
+        return rng.choice(params)["path"] + "?" + attribute
+    if kind == 3:
+        return "/" + "a" * rng.choice([100, 2000, 7000])
+    return rng.choice(["/status?x=1", "/schema#frag", "/nosuch/..", "/%", "/%zz", "/ws/../status"])
+
+
+def junk_oscquery_ws(rng: random.Random, params: list[dict[str, Any]]) -> str | bytes:
+    """One message an OSCQuery WebSocket must refuse (or, for LISTEN/IGNORE, take harmlessly)."""
+    kind = rng.randrange(4)
+    if kind == 0:
+        return json.dumps({"COMMAND": rng.choice(["LISTEN", "IGNORE", "listen", "PATH_CHANGED",
+                                                  None, 5]),
+                           "DATA": rng.choice([rng.choice(params)["path"], "/nosuch", 7, None])})
+    if kind == 1:
+        return "".join(rng.choice("{}[]\":,x1 ") for _ in range(rng.randint(0, 80)))
+    return junk_datagram(rng, params)  # OSC over the WebSocket: the same junk as UDP
+
+
 class Http:
     """GET on the server's loopback port (and where its OSC port is)."""
 
@@ -228,13 +263,20 @@ class Result:
     fps_during: float
     moved: dict[str, Any]
     ws_closed: str | None
+    http_sent: int = 0
+    http_status: dict[int, int] = field(default_factory=dict)  # replies by status code
+    traversals_served: list[str] = field(default_factory=list)
+    oscquery_ws_sent: int = 0
+    oscquery_ws_closed: str | None = None
 
 
-def fuzz(http_port: int, osc_port: int, osc_n: int, ws_n: int, seed: int) -> Result:
-    """Send osc_n junk datagrams and ws_n junk WebSocket messages; then two valid ones."""
+def fuzz(ready: dict[str, Any], osc_n: int, ws_n: int, seed: int) -> Result:
+    """Send osc_n junk datagrams and ws_n junk WebSocket messages, and half as many junk GETs
+    (to HTTP and OSCQuery) and OSCQuery WebSocket messages among them; then two valid ones."""
     rng = random.Random(seed)
-    server = Http(http_port, osc_port)
-    ws_url = f"ws://127.0.0.1:{http_port}/ws"
+    server = Http(ready["http_port"], ready["osc_port"])
+    ws_url = f"ws://127.0.0.1:{ready['http_port']}/ws"
+    side = Sideline(ready, ws_n // 2)
     schema = server.json("/schema")["params"]
     # Triggers ("any value": panic, reset) act on every message by design: not state.
     params = [p for p in schema if not p.get("readonly") and "any value" not in p.get("doc", "")]
@@ -243,15 +285,18 @@ def fuzz(http_port: int, osc_port: int, osc_n: int, ws_n: int, seed: int) -> Res
     received_before, errors_before = osc_before["received"], osc_before["errors"]
     with connect(ws_url, compression=None, max_size=None, ping_interval=None) as watching, \
             connect(ws_url, compression=None, max_size=None, ping_interval=None) as ws, \
+            connect(f"ws://127.0.0.1:{ready['oscquery_port']}/", compression=None,
+                    max_size=None, ping_interval=None) as oscquery, \
             socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as osc:
         ws.send(json.dumps({"op": "subscribe", "topics": []}))  # its replies only
-        watcher, drain = Watcher(watching), Drain(ws)
-        watcher.start()
-        drain.start()
+        watcher, drain, oscquery_drain = Watcher(watching), Drain(ws), Drain(oscquery)
+        for thread in (watcher, drain, oscquery_drain):
+            thread.start()
         time.sleep(BASELINE_S)
-        t0, t1, values = _send(server, osc, ws, params, osc_n, ws_n, rng)
-    drain.join(5)
-    watcher.join(5)
+        side.oscquery = oscquery
+        t0, t1, values = _send(server, osc, ws, side, params, osc_n, ws_n, rng)
+    for thread in (watcher, drain, oscquery_drain):
+        thread.join(5)
     status = server.json("/status")["osc"]
     expected = before | {"/visual/speed": 2.5, "/music/temperature": 0.7}
     fuzzed = {p["path"] for p in params}
@@ -262,11 +307,55 @@ def fuzz(http_port: int, osc_port: int, osc_n: int, ws_n: int, seed: int) -> Res
                   ws_replies=drain.replies, seconds=round(t1 - t0, 2),
                   fps_before=round(watcher.fps(t0 - BASELINE_S, t0), 2),
                   fps_during=round(watcher.fps(t0, t1), 2), moved=moved,
-                  ws_closed=drain.closed if drain.closed and "1000" not in drain.closed else None)
+                  ws_closed=_abnormal(drain.closed), http_sent=side.http_sent,
+                  http_status=dict(side.http_status),
+                  traversals_served=side.traversals_served, oscquery_ws_sent=side.oscquery_sent,
+                  oscquery_ws_closed=_abnormal(oscquery_drain.closed))
 
 
-def _send(server: Http, osc: socket.socket, ws: ClientConnection, params: list[dict[str, Any]],
-          osc_n: int, ws_n: int, rng: random.Random) -> tuple[float, float, dict[str, Any]]:
+def _abnormal(closed: str | None) -> str | None:
+    """How a connection closed, unless it was our own normal close."""
+    return closed if closed and "1000" not in closed else None
+
+
+class Sideline:
+    """The other surfaces, a message each now and then: GETs on HTTP and OSCQuery, and the
+    OSCQuery WebSocket."""
+
+    def __init__(self, ready: dict[str, Any], n: int) -> None:
+        self.ports = [ready["http_port"], ready["oscquery_port"]]
+        self.n = n
+        self.oscquery: ClientConnection | None = None
+        self.http_sent = self.oscquery_sent = 0
+        self.http_status: Counter[int] = Counter()
+        self.traversals_served: list[str] = []  # must stay empty
+
+    def send(self, rng: random.Random, params: list[dict[str, Any]]) -> None:
+        if self.http_sent >= self.n:
+            return
+        conn = http.client.HTTPConnection("127.0.0.1", self.ports[self.http_sent % 2], timeout=10)
+        path = junk_http_path(rng, params)
+        try:
+            conn.putrequest("GET", path, skip_accept_encoding=True)
+            conn.endheaders()
+            response = conn.getresponse()
+            response.read()
+            self.http_status[response.status] += 1
+            if response.status == 200 and path in TRAVERSALS:
+                self.traversals_served.append(path)
+        except (http.client.HTTPException, ConnectionError):  # refused outright: fine
+            self.http_status[-1] += 1
+        finally:
+            conn.close()
+        self.http_sent += 1
+        if self.oscquery is not None:
+            self.oscquery.send(junk_oscquery_ws(rng, params))
+            self.oscquery_sent += 1
+
+
+def _send(server: Http, osc: socket.socket, ws: ClientConnection, side: Sideline,
+          params: list[dict[str, Any]], osc_n: int, ws_n: int,
+          rng: random.Random) -> tuple[float, float, dict[str, Any]]:
     """The junk, then one valid message per surface: (start, end of the junk, values after)."""
     osc.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)  # its /error replies: dropped
     address = ("127.0.0.1", server.osc_port)
@@ -281,6 +370,8 @@ def _send(server: Http, osc: socket.socket, ws: ClientConnection, params: list[d
         if i % ws_every == 0 and ws_sent < ws_n:
             ws.send(junk_ws(rng, params))
             ws_sent += 1
+            if ws_sent % 2:
+                side.send(rng, params)
         if unsynced > SYNC_BYTES or i % SYNC_EVERY == SYNC_EVERY - 1:
             _wait_taken(server, received + i + 1)  # fuzz, not flood: UDP drops a flood
             unsynced = 0
@@ -324,8 +415,7 @@ async def run(osc_n: int, ws_n: int, seed: int) -> dict[str, Any]:
         server = ServerProcess(patch)
         await server.start()
         try:
-            result = await asyncio.to_thread(fuzz, server.ready["http_port"],
-                                             server.ready["osc_port"], osc_n, ws_n, seed)
+            result = await asyncio.to_thread(fuzz, server.ready, osc_n, ws_n, seed)
         finally:
             await server.stop()
         log = server.log_tail(10**9)
@@ -351,6 +441,9 @@ def main() -> None:
           f"{f['osc_refused']} refused")
     print(f"WebSocket: {f['ws_sent']} junk messages sent, {f['ws_replies']} replies, "
           f"connection {'closed: ' + f['ws_closed'] if f['ws_closed'] else 'kept'}")
+    print(f"HTTP and OSCQuery: {f['http_sent']} junk GETs, replies by status {f['http_status']}; "
+          f"OSCQuery WebSocket: {f['oscquery_ws_sent']} junk messages, connection "
+          f"{'closed: ' + f['oscquery_ws_closed'] if f['oscquery_ws_closed'] else 'kept'}")
     print(f"in {f['seconds']} s; watcher's frame rate {f['fps_during']} fps during, "
           f"{f['fps_before']} before ({f['fps_during'] / max(f['fps_before'], 1e-9):.3f})")
     print(f"parameters moved by junk: {len(f['moved'])} {f['moved'] or ''}")
