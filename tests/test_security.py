@@ -142,3 +142,25 @@ def test_public_frames_let_visitors_watch_but_not_steer(tmp_path) -> None:
         assert server.param("/visual/speed") != 3.0
     finally:
         assert server.stop() == 0
+
+
+def test_nothing_unpickles_and_the_page_never_parses_text_as_html() -> None:
+    """Weights, checkpoints and state load without pickle; the page shows words (prompts, the
+    server's errors) as text, so a visitor's `<script>` stays text."""
+    # (np.load refuses pickles unless told allow_pickle=True.)
+    unpickling = ("import pickle", "from pickle", "torch.load(", "allow_pickle=True",
+                  "import dill", "import joblib", "yaml.load(")
+    found = []
+    for folder in ("live", "models", "bench"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            text = path.read_text()
+            found += [f"{path.relative_to(ROOT)}: {word}" for word in unpickling if word in text]
+    found += [f"server.py: {w}" for w in unpickling if w in (ROOT / "server.py").read_text()]
+    assert found == []
+    html_sinks = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
+                  "new Function(")
+    web = ROOT / "live" / "web"
+    pages = sorted(web.glob("*.js")) + sorted(web.glob("*.html"))
+    assert len(pages) > 5
+    found = [f"{p.name}: {w}" for p in pages for w in html_sinks if w in p.read_text()]
+    assert found == []
