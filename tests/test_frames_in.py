@@ -7,6 +7,8 @@ import io
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from live import frames
@@ -99,3 +101,31 @@ def test_rate_cap_per_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     now[0] += 1.0
     assert fin.receive(fast, message(image(3))) is None  # refilled
     assert stream.received == BURST + 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(fmt=st.sampled_from([frames.JPEG, frames.RGBA]) | st.integers(0, 255),
+       stream=st.just(0) | st.integers(0, 255), w=st.just(16) | st.integers(0, 70_000),
+       h=st.just(12) | st.integers(0, 70_000), cut=st.integers(0, 2000), flip=st.integers(0, 2000),
+       junk=st.binary(max_size=64))
+def test_any_header_and_payload_is_a_frame_or_a_clear_refusal(
+        fmt: int, stream: int, w: int, h: int, cut: int, flip: int, junk: bytes) -> None:
+    """Header fields that lie, JPEGs cut short or with a byte changed, RGBA of the wrong size:
+    check() returns pixels of the header's size or raises ValueError, never anything else."""
+    frames_in = FramesIn()
+    frames_in.stream(0)
+    real = bytearray(message(image(90, 16, 12), fmt=frames.JPEG)[frames.HEADER.size:])
+    payload = bytes(real[:max(len(real) - cut, 0)]) if cut % 3 else bytes(real)
+    if flip % 2 and payload:
+        changed = bytearray(payload)
+        changed[flip % len(changed)] ^= 0xFF
+        payload = bytes(changed)
+    if flip % 5 == 0:
+        payload = junk
+    msg = frames.pack(frames.FrameInfo(fmt, stream, w % 65536, h % 65536, 0, 0, 0), payload)
+    try:
+        index, pixels = frames_in.check(msg)
+    except ValueError as e:
+        assert str(e)
+        return
+    assert index == stream == 0 and pixels.shape == (h % 65536, w % 65536, 3)
