@@ -151,3 +151,34 @@ def test_an_input_voice_whose_thread_dies_is_restarted(run_server, sink, tmp_pat
     assert srv.get_json("/status")["voices"]["cam"]["frames"] > frames + 10  # showing again
     assert sink.count("/music/noteon") > notes  # the music never stopped
     assert srv.stop() == 0
+
+
+@pytest.mark.flaky(reruns=2)
+def test_draw_and_style_voices_are_supervised_too(run_server, sink, tmp_path) -> None:
+    patch = write_patch(tmp_path, PATCH + '''
+[voices.draw]
+kind = "draw"
+model = "random"
+rate = 60
+pause = 0.0
+
+[voices.painted]
+kind = "style"
+model = "random"
+source = "visual"
+fps = 10
+''')
+    srv = run_server(patch=patch, env={"LIVEGEN_FAULT": "draw:20:1,painted:10:1"})
+    for voice in ("draw", "painted"):
+        poll_until(lambda v=voice: supervision(srv, v)["restarts"] >= 1, timeout=30, step=0.1)
+        entry = supervision(srv, voice)
+        assert entry["state"] == "running" and entry["failures"] == 1, (voice, entry)
+        assert "injected fault" in entry["last_error"]
+    status = srv.get_json("/status")["voices"]
+    points, styled, notes = status["draw"]["points"], status["painted"]["frames"], sink.count("/music/noteon")
+    poll_until(lambda: srv.get_json("/status")["voices"]["painted"]["frames"] > styled + 5, 15)
+    status = srv.get_json("/status")["voices"]
+    assert status["painted"]["frames"] > styled + 5 and status["draw"]["points"] > points
+    assert sink.count("/music/noteon") > notes
+    assert srv.get_json("/status")["voices"]["music"]["supervision"]["failures"] == 0
+    assert srv.stop() == 0

@@ -16,7 +16,7 @@ import struct
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -151,6 +151,7 @@ class DrawVoice(ModelVoice):
     kind = "draw"
     model_kind = "strokes"
     untrained_note = "UNTRAINED model: expect scribbles, not glyphs"
+    fault_point: ClassVar[str] = "job"  # where LIVEGEN_FAULT fails it (live/voices/supervisor.py)
 
     def __init__(self, name: str, spec: dict[str, Any], rt: Runtime) -> None:
         super().__init__(name, spec, rt)

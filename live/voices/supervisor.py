@@ -12,16 +12,18 @@ A failed voice is suspended (`suspend()` if it has one, else `stop()`), and afte
 BACKOFF_S doubling with each failure in the last PARK_WINDOW_S (capped at BACKOFF_MAX_S) it is
 begun again from a fresh generator; its models stay loaded. The other voices never stop. The
 PARK_FAILURES-th failure within PARK_WINDOW_S parks the voice: it stays stopped until the patch
-is reloaded (a kept voice is begun again, a rebuilt one is new). Each step is logged (so the status feed's
-`/status/error` carries it), published as a status `voice` event (OSC `/status/voice s s i s`:
-name, state, failures, error) and shown in the voice's `/status` entry (`supervision`).
+is reloaded (a kept voice is begun again, a rebuilt one is new). Each step is logged (so the
+status feed's `/status/error` carries it), published as a status `voice` event (OSC
+`/status/voice s s i s`: name, state, failures, error) and shown in the voice's `/status` entry
+(`supervision`).
 
 Fault injection for tests and drills, off unless the environment sets it, read once at start:
 LIVEGEN_FAULT="VOICE:AFTER[:TIMES[:HOW]]" (comma-separated for several voices). The named voice's
 model (its `step()` or `forward()`) raises on its AFTER-th call of each run, TIMES runs in all
-(default 1), then plays cleanly; a voice without a model (input) fails in the method its
-`fault_point` names. HOW is `raise` (RuntimeError, default) or `exit` (SystemExit, which ends the
-thread it runs on: the engine thread, or the input voice's own).
+(default 1), then plays cleanly; a voice that names a `fault_point` fails in that method instead
+(input: it has no model; draw: its sampler runs on numpy copies of the weights). HOW is `raise`
+(RuntimeError, default) or `exit` (SystemExit, which ends the thread it runs on: the engine
+thread, or the input voice's own).
 """
 
 from __future__ import annotations
@@ -140,10 +142,10 @@ class Supervisor:
     def _arm(self, name: str, fault: Fault) -> None:
         voice = self.voices().get(name)
         target: Any = self.engine.models.get(getattr(voice, "engine_key", ""))
-        if target is not None:
+        if point := getattr(voice, "fault_point", None):  # a voice whose model is not called names
+            target, method = voice, str(point)  # its work (draw: numpy copies of the weights)
+        elif target is not None:
             method = "step" if hasattr(target, "step") else "forward"  # the RNNs sample by step()
-        elif point := getattr(voice, "fault_point", None):  # a voice without a model names its work
-            target, method = voice, str(point)
         else:
             log.warning("%s: voice %r has no model here; nothing armed", FAULT_ENV, name)
             return
