@@ -206,7 +206,7 @@ class Supervisor:
             return
         await asyncio.sleep(health.next_restart_s)
         if self.voices().get(name) is not voice or health.state != "restarting":
-            return  # rebuilt by a reload meanwhile, or restarted by hand
+            return  # rebuilt or un-parked by a reload meanwhile
         self._begin(name, voice, health)
 
     def _begin(self, name: str, voice: Any, health: Health) -> None:
