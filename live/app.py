@@ -136,7 +136,8 @@ class App:
         self.supervisor = Supervisor(rt.loop, lambda: self.voices, rt.engine, rt.status)
         await self._load_voices(rt)
         visual = [n for n, v in self.voices.items() if v.kind in VISUAL_KINDS]
-        self.outputs.build(parse_outputs(self.patch, visual), rt.registry, self.voices, self.options.host)
+        self.outputs.build(parse_outputs(self.patch, visual), rt.registry, self.voices,
+                           self.options.host, self.options.access)
         self.control = self._build_control(rt)
         http_port, osc_port = await self._open_sockets(rt)
         serves = await self.outputs.start()

@@ -3,6 +3,7 @@ server, a real WebSocket client, real UDP OSC and an OSCQuery WebSocket."""
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import json
 import socket
@@ -11,7 +12,7 @@ import sys
 import time
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from live.security import Access, check_exposure, exposure, is_loopback
@@ -164,3 +165,36 @@ def test_nothing_unpickles_and_the_page_never_parses_text_as_html() -> None:
     assert len(pages) > 5
     found = [f"{p.name}: {w}" for p in pages for w in html_sinks if w in p.read_text()]
     assert found == []
+
+
+@pytest.mark.skipif(importlib.util.find_spec("aiortc") is None,
+                    reason="aiortc is not installed (pip install 'livegen[webrtc]')")
+def test_webrtc_signalling_needs_the_token_and_answers_junk_with_errors(tmp_path) -> None:
+    patch = write_patch(tmp_path, (PATCHES / "small.toml").read_text()
+                        + '\n[outputs.web]\nkind = "webrtc"\nvoice = "visual"\n')
+    server = start_server("--token", TOKEN, patch=patch)
+    try:
+        url = next(o["url"] for o in server.get_json("/status")["outputs"].values()
+                   if o["kind"] == "webrtc")
+        with connect(url, compression=None) as ws:  # no token: told so, and closed
+            reply = json.loads(ws.recv(timeout=10))
+            assert reply["op"] == "error" and "token" in reply["message"], reply
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=10)
+        junk = ["not json {", json.dumps([1, 2]), json.dumps({"op": "answer", "sdp": "x"}),
+                json.dumps({"op": "offer", "sdp": 5}),
+                json.dumps({"op": "offer", "sdp": "v=0\r\no=junk\r\n" + "a=x\r\n" * 50})]
+        with connect(f"{url}?token={TOKEN}", compression=None) as ws:
+            for message in junk:
+                ws.send(message)
+                reply = json.loads(ws.recv(timeout=30))
+                assert reply["op"] == "error" and reply["message"], (message, reply)
+        with connect(f"{url}?token={TOKEN}", compression=None) as ws:  # over the size limit
+            ws.send("x" * (65 * 1024))
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=10)
+        assert server.get("/status")[0] == 200 and server.proc.poll() is None
+    finally:
+        assert server.stop() == 0
+    log = "".join(server.stderr_lines)
+    assert "Traceback" not in log, log[-3000:]

@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
+from live.security import Access
+
 log = logging.getLogger("livegen.outputs")
 
 
@@ -227,6 +229,7 @@ class Output:
         self.error: str | None = None
         self.serves: str | None = None  # what it serves where, once open
         self.host = "127.0.0.1"  # the server's --host: where an output that listens listens
+        self.access = Access()  # the server's token: who may watch an output that listens
         self.sent = 0
         self.offered = 0
         self.paced_out = 0  # frames skipped by the fps cap

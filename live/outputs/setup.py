@@ -14,6 +14,7 @@ from typing import Any
 from live.outputs.base import Output, OutputSettings, OutputState, PixelFormat
 from live.params import BoolParam, Change, Registry
 from live.patch import Patch, PatchError
+from live.security import Access
 
 log = logging.getLogger("livegen.outputs")
 
@@ -107,11 +108,12 @@ class Outputs:
         self.outputs: dict[str, Output] = {}
 
     def build(self, settings: list[OutputSettings], registry: Registry, voices: dict[str, Any],
-              host: str = "127.0.0.1") -> None:
+              host: str = "127.0.0.1", access: Access | None = None) -> None:
         """Make the outputs and their parameters, and hand each to its voice."""
         for s in settings:
             output = self.outputs[s.name] = output_class(s.kind)(s)
             output.host = host
+            output.access = access or Access()
             path = f"/outputs/{s.name}/on"
             registry.add(BoolParam(path, s.on, f"{s.kind} output of voice {s.voice}: on or off"))
             registry.watch(path, self._switcher(output))

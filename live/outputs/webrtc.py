@@ -49,6 +49,7 @@ class WebRtcOutput(Output):
         self._latest_seq = -1
         self._t0 = time.monotonic()
         self._server: Any = None
+        self._stats_task: asyncio.Task | None = None
         self._next_viewer = 0
 
     @classmethod
@@ -104,13 +105,20 @@ class WebRtcOutput(Output):
 
         self._server = await serve(self._signal, self.host, self.port, max_size=MAX_SIGNAL_BYTES,
                                    compression=None)
-        asyncio.get_running_loop().create_task(self._stats_forever())
+        self._stats_task = asyncio.get_running_loop().create_task(self._stats_forever())
         return int(self._server.sockets[0].getsockname()[1])
 
     async def _signal(self, ws: Any) -> None:
         """One viewer: its offer in, our answer out; the peer connection ends with the socket."""
         from aiortc import RTCPeerConnection, RTCSessionDescription
+        from websockets.exceptions import ConnectionClosed
 
+        path = ws.request.path if ws.request is not None else ""
+        if not (self.access.public_frames or self.access.token_ok(self.access.url_token(path))):
+            self.refused += 1
+            await ws.send(json.dumps({"op": "error", "message": "this server needs its token to "
+                                      "watch: connect to this address with ?token=..."}))
+            return
         if len(self._pcs) >= self.max_viewers:
             self.refused += 1
             await ws.send(json.dumps({"op": "error", "message": f"this output takes at most "
@@ -131,6 +139,8 @@ class WebRtcOutput(Output):
                 reply = await self._answer(pc, message, RTCSessionDescription)
                 await ws.send(json.dumps(reply))
                 self.viewers[viewer]["sender"] = sender
+        except ConnectionClosed:
+            pass  # the viewer went (or sent more than MAX_SIGNAL_BYTES: closed with 1009)
         finally:
             self._tracks.discard(track)
             self._pcs.discard(pc)
@@ -170,6 +180,8 @@ class WebRtcOutput(Output):
                         entry["bytes"], entry["frames"] = stat.bytesSent, stat.packetsSent
 
     async def _shutdown(self) -> None:
+        if self._stats_task is not None:
+            self._stats_task.cancel()
         if self._server is not None:
             self._server.close()
         await asyncio.gather(*(pc.close() for pc in list(self._pcs)), return_exceptions=True)

@@ -7,7 +7,13 @@ const FAIL_STATES = ["failed", "closed"];
 export function offered(status, voice) {
   const found = Object.values(status.outputs || {}).find((o) => o.kind === "webrtc" && o.voice === voice
     && o.url && o.state === "on");
-  return found ? found.url.replace("127.0.0.1", location.hostname) : null;
+  return found ? signalling(found.url) : null;
+}
+
+/** A webrtc output's address as this page reaches it, with the page's ?token= if it has one. */
+export function signalling(url) {
+  const token = new URLSearchParams(location.search).get("token");
+  return url.replace("127.0.0.1", location.hostname) + (token ? `?token=${encodeURIComponent(token)}` : "");
 }
 
 export class RtcStream {

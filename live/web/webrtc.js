@@ -5,6 +5,7 @@
 //   /webrtc.html?camera=N: send this browser's camera to input stream N instead (frames in)
 
 import { defaultUrl } from "/livegen.js";
+import { signalling } from "/rtc.js";
 
 const params = new URLSearchParams(location.search);
 const video = document.getElementById("video");
@@ -77,7 +78,7 @@ async function direct() {
     const found = Object.entries(status.outputs || {}).find(([name, o]) => o.kind === "webrtc"
       && (!want || name === want) && (!voice || o.voice === voice) && o.url);
     if (!found) throw new Error("no webrtc output is on (see [outputs] in docs/outputs.md)");
-    url = found[1].url.replace("127.0.0.1", location.hostname);
+    url = signalling(found[1].url);
   }
   const pc = newPeer();
   pc.addTransceiver("video", { direction: "recvonly" });
