@@ -176,3 +176,14 @@ def test_a_fader_mapped_to_the_morph_position(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert f"patch file {patch}: [control] key 'morph': unknown preset 'storm'; presets: calm, wild" \
         in proc.stderr
+
+
+def test_a_stored_value_the_parameter_no_longer_takes_is_skipped_and_the_rest_land(
+        reg: Registry, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A preset saved before a range changed (or naming a parameter now gone) still recalls."""
+    presets = Presets(reg, PresetStore(tmp_path / "state"), {}, {})
+    presets.named["old"] = {"/v/speed": 99.0, "/v/mode": "loop", "/gone/param": 1.0}
+    speed = reg.get("/v/speed")
+    assert presets.apply(presets.recall_values("old")) == 1
+    assert reg.get("/v/mode") == "loop" and reg.get("/v/speed") == speed
+    assert "/v/speed" in caplog.text and "/gone/param" in caplog.text

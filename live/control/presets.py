@@ -9,6 +9,7 @@ visual voice's current latent in the same database.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sqlite3
 import time
@@ -21,6 +22,8 @@ import numpy as np
 from live.control.timing import ControlError
 from live.params import BoolParam, ChoiceParam, FloatParam, IntParam, Param, ParamError, Registry, VectorParam
 from live.voices.latent import slerp
+
+log = logging.getLogger("livegen.presets")
 
 # Parameters that act rather than hold a state (a prime or theme restarts the text), or that
 # configure the rig: never in a snapshot.
@@ -215,14 +218,25 @@ class Presets:
         return {p: blend(self.registry[p], va[p], vb[p], float(f)) for p in va if p in vb}
 
     def apply(self, values: Values, source: str = "preset") -> int:
-        """Set every value that differs from the base now; latents last. Returns how many changed."""
+        """Set every value that differs from the base now; latents last. Returns how many changed.
+
+        A stored value that its parameter no longer takes (a preset saved before a range changed,
+        or a voice that is gone) is skipped with a log line; the rest still land."""
         changed = 0
         for path in sorted(values, key=is_latent):
+            if path not in self.registry:
+                log.warning("preset value for %s skipped: no such parameter now", path)
+                continue
             param = self.registry[path]
             value = values[path]
             if not is_latent(path) and _same(param, value):
                 continue
-            self.registry.set(path, list(value) if isinstance(value, tuple) else value, source=source)
+            try:
+                self.registry.set(path, list(value) if isinstance(value, tuple) else value,
+                                  source=source)
+            except ParamError as e:
+                log.warning("preset value skipped, the parameter no longer takes it: %s", e)
+                continue
             changed += 1
         return changed
 
