@@ -36,11 +36,12 @@ from live import frames
 JANUS_API = "http://127.0.0.1:8088/janus"
 
 
-def patch(resolution: int) -> str:
+def patch(resolution: int, kbps: int) -> str:
     """One visual voice with a webrtc and a janus output, both off until a path wants them."""
     return (f'[server]\noscquery_port = 0\nwatch = false\n\n[voices.visual]\nkind = "visual"\n'
             f'model = "random"\nresolution = {resolution}\nfps = 30\nspeed = 2\n\n'
-            '[outputs.web]\nkind = "webrtc"\nvoice = "visual"\nviewers = 64\non = false\n\n'
+            f'[outputs.web]\nkind = "webrtc"\nvoice = "visual"\nviewers = 64\nbitrate = {kbps}\n'
+            'on = false\n\n'
             '[outputs.audience]\nkind = "janus"\nvoice = "visual"\nrtp = "127.0.0.1:5004"\non = false\n')
 
 
@@ -281,12 +282,13 @@ def main(argv: list[str]) -> None:
     p.add_argument("--viewers", type=int, nargs="+", default=[1, 2, 4])
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--resolution", type=int, default=128)
+    p.add_argument("--bitrate", type=int, default=500, help="the webrtc output's kbit/s")
     args = p.parse_args([a for a in argv if a != "--inside"])
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         janus = start_janus(Path(tmp) / "janus.log") if shutil.which("janus") else None
         path = Path(tmp) / "viewers.toml"
-        path.write_text(patch(args.resolution))
+        path.write_text(patch(args.resolution, args.bitrate))
         server = start_server(patch=path)
         try:
             with sync_playwright() as pw:
@@ -314,7 +316,8 @@ def main(argv: list[str]) -> None:
                 if janus is not None:
                     janus.terminate()
                     janus.wait(10)
-    print(json.dumps({"machine": info("cpu"), "resolution": args.resolution, "seconds": args.seconds,
+    print(json.dumps({"machine": info("cpu"), "resolution": args.resolution, "bitrate": args.bitrate,
+                      "seconds": args.seconds,
                       "rows": rows, "moving_psnr_db": moving, "still_psnr_db": quality}), flush=True)
 
 

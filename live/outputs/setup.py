@@ -21,7 +21,7 @@ log = logging.getLogger("livegen.outputs")
 KINDS = ("ndi", "webrtc", "janus", "spout", "syphon")
 COMMON_KEYS = ("kind", "voice", "format", "size", "fps", "on")
 KIND_KEYS: dict[str, tuple[str, ...]] = {
-    "ndi": ("source",), "webrtc": ("port", "viewers"), "janus": ("rtp", "bitrate"),
+    "ndi": ("source",), "webrtc": ("port", "viewers", "bitrate"), "janus": ("rtp", "bitrate"),
     "spout": ("source",), "syphon": ("source",)}
 MAX_SIDE = 7680
 OPEN_TIMEOUT_S = 10.0

@@ -25,6 +25,7 @@ INSTALL_HINT = "aiortc is not installed (pip install 'livegen[webrtc]'; make ins
 VIDEO_CLOCK = 90_000  # RTP clock rate of video
 MAX_SIGNAL_BYTES = 64 * 1024
 DEFAULT_VIEWERS = 8
+DEFAULT_KBPS = 500  # aiortc's own starting rate
 STATS_EVERY_S = 1.0
 
 
@@ -38,6 +39,7 @@ class WebRtcOutput(Output):
         super().__init__(*args, **kw)
         self.port = int(self.settings.get("port", 0))
         self.max_viewers = int(self.settings.get("viewers", DEFAULT_VIEWERS))
+        self.kbps = int(self.settings.get("bitrate", DEFAULT_KBPS))
         self.url: str | None = None
         self.viewers: dict[int, dict[str, Any]] = {}  # per peer connection: state, bytes, frames
         self.refused = 0
@@ -57,6 +59,7 @@ class WebRtcOutput(Output):
         """Refuse a bad port or viewer count (at patch load, with the line)."""
         int_setting(settings, "port", 0, 0, 65535, "a TCP port (0: any free one)")
         int_setting(settings, "viewers", DEFAULT_VIEWERS, 1, 256, "viewers at once")
+        int_setting(settings, "bitrate", DEFAULT_KBPS, 50, 10_000, "kbit/s per viewer")
 
     # -- the output's thread --------------------------------------------------------------
     def open(self) -> str:
@@ -65,6 +68,7 @@ class WebRtcOutput(Output):
             import av  # noqa: F401
         except ImportError:
             raise RuntimeError(INSTALL_HINT) from None
+        cap_vp8_rate(self.kbps * 1000)
         loop = self._loop = asyncio.new_event_loop()
         self._rtc_thread = threading.Thread(target=loop.run_forever, name=f"webrtc-{self.name}", daemon=True)
         self._rtc_thread.start()
@@ -190,6 +194,36 @@ class WebRtcOutput(Output):
         viewers = [{k: v for k, v in e.items() if k != "sender"} for e in list(self.viewers.values())]
         return super().status() | {"url": self.url, "viewers": viewers, "refused": self.refused,
                                    "max_viewers": self.max_viewers}
+
+
+def cap_vp8_rate(bps: int) -> None:
+    """Start and hold the VP8 stream of every aiortc peer connection at `bps` at most (the
+    browser's bandwidth estimate, REMB, may lower it but not raise it). aiortc picks a peer
+    connection's encoder inside its sender, so the cap is one per process: with several webrtc
+    outputs, the last one opened sets it. The Janus output's own encoder is not affected."""
+    from aiortc import rtcrtpsender
+    from aiortc.codecs import get_encoder, vpx
+
+    class CappedVp8(vpx.Vp8Encoder):
+        """aiortc's VP8 encoder, its target bitrate never above the output's."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.target_bitrate = bps
+
+        @property
+        def target_bitrate(self) -> int:
+            return int(vpx.Vp8Encoder.target_bitrate.fget(self))  # type: ignore[attr-defined]
+
+        @target_bitrate.setter
+        def target_bitrate(self, bitrate: int) -> None:
+            vpx.Vp8Encoder.target_bitrate.fset(self, min(bitrate, bps))  # type: ignore[attr-defined]
+
+    def encoder(codec: Any) -> Any:
+        return CappedVp8() if codec.mimeType.lower() == "video/vp8" else get_encoder(codec)
+
+    vpx.MIN_BITRATE = min(vpx.MIN_BITRATE, bps)  # aiortc's floor (250 kbit/s) would undo a lower cap
+    rtcrtpsender.get_encoder = encoder
 
 
 def _track_base() -> type:
