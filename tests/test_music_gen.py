@@ -173,3 +173,20 @@ def test_a_key_that_is_not_one_is_refused(bad) -> None:
 
     with pytest.raises(ParamError, match="/music/key"):
         KeyParam("/music/key", "auto", "", choices=KEYS).validate(bad)
+
+
+def test_the_first_beats_hold_no_note_longer_than_the_styles_longest() -> None:
+    """A piece does not open on notes held for seconds: each note begun in its first beats
+    lasts at most the style's corpus 99th percentile; with start_hold off, the model's own."""
+    from live.voices.music_gen import START_BEATS, STYLE_START_HOLD_BEATS, Settings
+
+    model = _model("random")  # an untrained model holds notes as long as the sampler lets it
+    longest = {}
+    for hold in (True, False):
+        lengths = []
+        for seed in range(4):
+            gen, notes = _notes(model, "irish", Settings(start_hold=hold), seed=seed, beats=16)
+            lengths += [(n.end - n.start) / gen.spb for n in notes if n.start < START_BEATS * gen.spb]
+        longest[hold] = max(lengths)
+    assert longest[True] <= STYLE_START_HOLD_BEATS["irish"] < longest[False]
+    assert not Settings.from_record({"key": "C"}).start_hold  # older logs play as they did

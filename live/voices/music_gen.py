@@ -38,6 +38,12 @@ STYLE_VOICE_LEADING = {"bach": 1.0, "palestrina": 1.0, "monteverdi": 0.7}
 # Added to /NAME/density in the polyphonic styles, whose generated texture is thinner than their
 # corpus's (mean polyphony 0.75-0.9 of it at 0): density 0 is the style's own texture.
 STYLE_DENSITY = {"bach": 0.2, "palestrina": 0.2, "monteverdi": 0.2}
+# The longest note the first START_BEATS beats of a piece may hold: each style's held-out corpus
+# 99th percentile of note length (bench.music_style's "corpus_p99_note_beats"), so a piece does
+# not open on notes held for seconds. Later notes are the model's.
+START_BEATS = 8
+STYLE_START_HOLD_BEATS = {"bach": 3.0, "folk": 3.0, "irish": 1.5, "palestrina": 8.0,
+                          "monteverdi": 5.5, "classical": 4.0}
 KEY_HALF_LIFE_BEATS = 16.0  # "auto": how fast the notes heard fade from the key estimate
 KEY_MIN_NOTES = 4.0  # "auto": no key is held before this many notes (decayed) are heard
 
@@ -82,12 +88,14 @@ class Settings:
     groove: float = 0.5  # how hard time shifts are steered onto the style's onset positions
     voice_leading: float = -1.0  # 0..1: parallel 5ths/8ves' chances scaled by 1 - this; -1: style's
     style_density: bool = True  # STYLE_DENSITY added to density (logs from before it: False)
+    start_hold: bool = True  # STYLE_START_HOLD_BEATS caps the first notes (older logs: False)
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> Settings:
         """The settings a generation log recorded (older logs lack the newer fields)."""
         known: dict[str, Any] = {"dynamics": 0.0, "humanize": 0.0, "groove": 0.0,
-                                 "voice_leading": 0.0, "style_density": False}  # older logs
+                                 "voice_leading": 0.0, "style_density": False,
+                                 "start_hold": False}  # older logs
         known |= {k: rec[k] for k in cls.__dataclass_fields__ if k in rec}
         if "chord" in known:
             known["chord"] = tuple(known["chord"])
@@ -156,6 +164,8 @@ class MusicGen:
         self._voice_hash = zlib.crc32(voice.encode())
         self.key = KeyTracker(self.spb)
         self.leading = VoiceLeading()
+        self.piece_start = 0  # the step the current piece (restart) began at
+        self.start_cap: int | None = None  # steps the start's notes may last (Settings.start_hold)
 
     def restart(self, at_step: int, style: str, prime: list[Event] | None = None) -> dict[str, Any]:
         """A fresh sampler in a style (optionally primed); generation resumes at at_step."""
@@ -169,6 +179,7 @@ class MusicGen:
         self.key.hear_events(prime or [], at_step)
         self.leading = VoiceLeading()
         self.cursor, self.open, self._since_shift = at_step, {}, 0
+        self.piece_start = at_step
         return {"op": "restart", "step": at_step, "style": style,
                 "prime": [[e.kind, e.value] for e in prime or []]}
 
@@ -191,6 +202,8 @@ class MusicGen:
         start, vel = self.open.pop(pitch)
         self.next_id += 1
         end = self.cursor if at is None else min(self.cursor, at)
+        if self.start_cap is not None and start - self.piece_start < START_BEATS * self.spb:
+            end = min(end, start + self.start_cap)  # played shorter; the model heard it out
         return GenNote(self.next_id, pitch, vel, start, max(end, start + 1))
 
     def perform(self, note: GenNote, s: Settings) -> PlayedNote:
@@ -204,6 +217,8 @@ class MusicGen:
         assert self.sampler is not None
         self.events += 1
         groove = self.grooves.get(self.sampler.style)
+        hold = STYLE_START_HOLD_BEATS.get(self.sampler.style) if s.start_hold else None
+        self.start_cap = None if hold is None else int(hold * self.spb)
         density = self._steer(s)
         ev = self.sampler.next_event(s.temperature, s.top_p, density, s.transpose, None, 0.0,
                                      s.chord, s.chord_strength,
