@@ -23,7 +23,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from live.app import App, Options, StartupError  # noqa: E402  (after the thread setting)
 from live.io.osc import parse_target
 from live.patch import PatchError, load_patch
-from live.security import Access, check_exposure
+from live.security import CONTROL_PER_S, Access, check_exposure
 from models.weights import WeightsError
 
 DEFAULT_PATCH = Path(__file__).resolve().parent / "patches" / "default.toml"
@@ -66,7 +66,8 @@ def resolve_options(args: argparse.Namespace, server: dict) -> Options:
     opts.watch = watch
     opts.access = Access.from_settings(
         args.token if args.token is not None else server.get("token"), server.get("origins", []),
-        server.get("osc_allow", []), server.get("public_frames", False))
+        server.get("osc_allow", []), server.get("public_frames", False),
+        server.get("control_per_s", CONTROL_PER_S))
     check_exposure(opts.host, opts.access, args.insecure)
     targets = args.osc_out if args.osc_out is not None else server.get("osc_out")
     if targets is not None:

@@ -15,7 +15,8 @@ STRUCTURAL_KEYS = {"kind", "model", "resolution", "nz", "lookahead_beats", "midi
 
 
 SERVER_KEYS = ("host", "port", "osc_port", "oscquery_port", "osc_out", "device", "record", "seed",
-               "state_dir", "watch", "token", "origins", "osc_allow", "public_frames")
+               "state_dir", "watch", "token", "origins", "osc_allow", "public_frames",
+               "control_per_s")
 
 
 class PatchError(Exception):

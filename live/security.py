@@ -14,6 +14,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 MIN_TOKEN = 8  # characters: a token short enough to guess is refused at start
+# WebSocket control messages a connection may send a second (bursts of twice as many): a page's
+# microphone sends 125 a second and a fader under a finger about 60.
+CONTROL_PER_S = 400.0
 PUBLIC_TOPICS = frozenset({"frames", "status"})  # what `public_frames` lets a visitor watch
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -37,9 +40,11 @@ class Access:
     origins: frozenset[str] = frozenset()  # browser origins allowed besides the server's own
     osc_allow: tuple[Network, ...] = ()  # OSC source networks; empty: any
     public_frames: bool = False  # visitors without the token may watch frames and status
+    control_per_s: float = CONTROL_PER_S  # WebSocket control messages a connection may send
 
     @classmethod
-    def from_settings(cls, token: Any, origins: Any, osc_allow: Any, public_frames: Any) -> Access:
+    def from_settings(cls, token: Any, origins: Any, osc_allow: Any, public_frames: Any,
+                      control_per_s: Any = CONTROL_PER_S) -> Access:
         """Check and build; ValueError with the setting's name when one is wrong."""
         if token is not None and (not isinstance(token, str) or len(token) < MIN_TOKEN
                                   or not token.isprintable() or " " in token):
@@ -58,8 +63,12 @@ class Access:
         if not isinstance(public_frames, bool):
             raise ValueError(f"[server] public_frames = {public_frames!r} refused, expected "
                              "true or false")
+        if isinstance(control_per_s, bool) or not isinstance(control_per_s, (int, float)) \
+                or not 1 <= control_per_s <= 100_000:
+            raise ValueError(f"[server] control_per_s = {control_per_s!r} refused, expected "
+                             "messages a second from 1 to 100000")
         return cls(token or None, frozenset(o.rstrip("/") for o in origins), networks,
-                   public_frames)
+                   public_frames, float(control_per_s))
 
     def origin_ok(self, origin: str | None, host_header: str | None) -> bool:
         """A WebSocket handshake's Origin: none (not a browser), the server's own, or listed."""

@@ -49,6 +49,9 @@ def test_the_rules_themselves() -> None:
     ((TOKEN, "http://x", [], False), "origins"),
     ((TOKEN, [], ["10.0.0.300"], False), "osc_allow"),
     ((TOKEN, [], [], "yes"), "public_frames"),
+    ((TOKEN, [], [], False, 0), "control_per_s"),
+    ((TOKEN, [], [], False, True), "control_per_s"),
+    ((TOKEN, [], [], False, "fast"), "control_per_s"),
 ])
 def test_bad_settings_are_refused(settings: tuple, words: str) -> None:
     with pytest.raises(ValueError, match=words):

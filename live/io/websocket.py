@@ -22,7 +22,7 @@ from live.events import TOPICS, EventBus
 from live.frames import Frame, FrameBus
 from live.likes import LikeStore
 from live.params import Change, ParamError, Registry, StringParam
-from live.security import PUBLIC_TOPICS, Access
+from live.security import CONTROL_PER_S, PUBLIC_TOPICS, Access
 
 # A command handler (the OSC routes' signature): args and the sender to reply to.
 Command = Callable[[list[Any], tuple[str, int]], object]
@@ -36,15 +36,9 @@ MAX_MESSAGE_BYTES = 1024 * 1024  # larger still, websockets closes the connectio
 MAX_PENDING_EVENTS = 1024  # per client: a client that stops reading loses the oldest events
 PROMPT_EVERY_S = 15.0  # an audience prompt per connection at most this often
 MAX_PROMPT = 280  # characters of an audience prompt
-# Control messages per connection: a bucket of CONTROL_BURST refilled at CONTROL_PER_S. A page's
-# microphone sends 125 a second and a fader under a finger about 60; a flood beyond the bucket
-# is refused message by message (each gets its error), so one client cannot starve the loop.
-CONTROL_PER_S = 400.0
-CONTROL_BURST = 800.0
 MAX_CONNECTIONS = 256  # open WebSockets at once; more are answered 503 at the handshake
 OPEN_TIMEOUT_S = 10.0  # a connection that has not finished its handshake by then is closed
-LIMITS = {"control_per_s": CONTROL_PER_S, "control_burst": CONTROL_BURST,
-          "control_bytes": MAX_CONTROL_BYTES, "message_bytes": MAX_MESSAGE_BYTES,
+LIMITS = {"control_bytes": MAX_CONTROL_BYTES, "message_bytes": MAX_MESSAGE_BYTES,
           "pending_events": MAX_PENDING_EVENTS, "connections": MAX_CONNECTIONS,
           "open_timeout_s": OPEN_TIMEOUT_S, "prompt_every_s": PROMPT_EVERY_S,
           "prompt_chars": MAX_PROMPT}
@@ -72,7 +66,8 @@ FED = "/audio/"
 class Client:
     """One WebSocket connection: a newest-wins frame slot and a bounded event queue."""
 
-    def __init__(self, ws: ServerConnection, authed: bool = True, public: bool = False) -> None:
+    def __init__(self, ws: ServerConnection, authed: bool = True, public: bool = False,
+                 control_per_s: float = CONTROL_PER_S) -> None:
         self.ws = ws
         self.authed = authed  # gave the token (or none is needed)
         self.public = public  # without the token, may still watch PUBLIC_TOPICS
@@ -86,15 +81,17 @@ class Client:
         self.frames_skipped = 0
         self.last_prompt = -PROMPT_EVERY_S  # monotonic time of this connection's last prompt
         self.fed: set[str] = set()  # FED paths this connection set
-        self.allowance = CONTROL_BURST  # control messages it may send now (the rate limit)
+        # The rate limit: a bucket of twice the rate, refilled at the rate; a flood beyond it is
+        # refused message by message (each gets its error), so one client cannot starve the loop.
+        self.rate, self.burst = control_per_s, 2 * control_per_s
+        self.allowance = self.burst  # control messages it may send now
         self.allowance_at = time.monotonic()
         self.rate_limited = 0  # messages refused by the rate limit
 
     def take_allowance(self) -> bool:
         """Spend one control message of the bucket; False when the client is over the rate."""
         now = time.monotonic()
-        self.allowance = min(CONTROL_BURST,
-                             self.allowance + (now - self.allowance_at) * CONTROL_PER_S)
+        self.allowance = min(self.burst, self.allowance + (now - self.allowance_at) * self.rate)
         self.allowance_at = now
         if self.allowance < 1.0:
             self.rate_limited += 1
@@ -231,14 +228,16 @@ class WebServer:
             unit = entry.get("unit") or UNITS.get(entry["path"].rsplit("/", 1)[-1])
             params.append(entry | {"unit": unit} if unit else entry)
         commands = sorted(a for a in self.commands if CALLABLE.match(a))
-        return {"params": params, "commands": commands, "limits": LIMITS,
+        rate = self.access.control_per_s
+        limits = {"control_per_s": rate, "control_burst": 2 * rate} | LIMITS
+        return {"params": params, "commands": commands, "limits": limits,
                 "stamp": self.registry.stamp}
 
     # -- WebSocket ----------------------------------------------------------------
     async def handle(self, ws: ServerConnection) -> None:
         path = ws.request.path if ws.request is not None else ""
         client = Client(ws, self.access.token_ok(self.access.url_token(path)),
-                        self.access.public_frames)
+                        self.access.public_frames, self.access.control_per_s)
         self.clients.add(client)
         self.frames.subscribe(client.offer_frame)
         self.events.subscribe(client.offer_event)
@@ -259,8 +258,8 @@ class WebServer:
     def on_message(self, client: Client, message: str | bytes) -> None:
         """Parse and apply one control message; any fault is an error reply, never a raise."""
         if not client.take_allowance():
-            client.reply(error(None, f"rate limit: at most {CONTROL_PER_S:g} messages a second "
-                                     f"(bursts of {CONTROL_BURST:g}); this one was dropped"))
+            client.reply(error(None, f"rate limit: at most {client.rate:g} messages a second "
+                                     f"(bursts of {client.burst:g}); this one was dropped"))
             return
         if isinstance(message, bytes) and not client.authed:
             client.reply(error(None, "frames in: this server needs its token first"))
