@@ -29,29 +29,13 @@ from typing import Any
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from bench.clients import FrameReader
+from bench.fuzz import PATCH as FUZZ_PATCH
 from bench.fuzz import Http
 from bench.machine import info
 from bench.procs import ServerProcess
 
-PATCH = """
-[server]
-watch = false  # reloaded over OSC, so that each reload is counted
-
-[voices.visual]
-kind = "visual"
-model = "random"
-resolution = 64
-fps = 30
-
-[voices.music]
-kind = "music"
-model = "random"
-
-[voices.text]
-kind = "text"
-model = "random"
-rate = 20
-"""
+# The fuzz's three voices (watch off: reloaded over OSC, so that each reload is counted).
+PATCH = FUZZ_PATCH
 # Every other reload: a value changed and a voice added (built while the rest plays), then back.
 GROWN = PATCH.replace("fps = 30", "fps = 30\ntruncation = 0.8") + """
 [voices.echo]
