@@ -14,9 +14,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first and pinned, so nothing pulls a CUDA build of several GB.
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	# strict: the editable install links the package's files; setuptools' default (lenient)
-	# mode warns at every install that folders named like a package may shadow it.
-	$(PY) -m pip install -q -e ".[dev,ndi,webrtc]" --config-settings editable_mode=strict
+	$(PY) -m pip install -q -e ".[dev,ndi,webrtc]"
 	touch $(STAMP)
 
 install: $(STAMP)
