@@ -1,7 +1,9 @@
 """Analysis cost: `python -m bench.analysis_cost [--seconds S] [--repeats N] [--json]`.
 
 Two figures, side by side in one run: the time the frame analysis takes per frame at 128 and
-256 px (median over many frames, one thread, where the server runs it: the encode pool), and
+256 px (median over many frames, one thread, where the server runs it: the encode pool; the
+features and the `textures` embedding's coordinates and nearest image, on a moving picture
+and on a cut every frame, the palette's and the motion's worst case), and
 the frame rate a WebSocket client gets from a real server (untrained 128 px generator at
 30 fps) with `/visual/analysis` on and off, in alternating windows.
 """
@@ -23,6 +25,7 @@ from bench.clients import FrameReader, OscSender
 from bench.machine import info
 from bench.procs import ServerProcess
 from live.analysis.frame import FrameAnalyser
+from models.embed import for_model
 
 PATCH = """
 [server]
@@ -36,15 +39,20 @@ fps = 30
 """
 
 
-def per_frame_ms(side: int, frames: int = 400) -> float:
-    """Median milliseconds of one analysis of a (side, side) frame of a smooth random image."""
+def per_frame_ms(side: int, scene: str, frames: int = 1000) -> float:
+    """Median milliseconds of one analysis (features and embedding) of a (side, side) frame:
+    a smooth random image drifting a pixel a frame ("moving"), or eight of them in turn ("cuts")."""
     rng = np.random.default_rng(0)
     images = [(rng.random((side // 8, side // 8, 3)) * 255).astype(np.uint8).repeat(8, 0).repeat(8, 1)
               for _ in range(8)]
+    embedding = for_model("textures")
     analyser, times = FrameAnalyser(), []
     for k in range(frames):
+        frame = images[k % len(images)] if scene == "cuts" else np.roll(images[0], k, axis=1)
         t0 = time.perf_counter()
-        analyser(images[k % len(images)])
+        analyser(frame)
+        if embedding is not None and analyser.colour is not None:
+            embedding.place(analyser.colour.ravel())
         times.append(time.perf_counter() - t0)
     return round(1000 * statistics.median(times), 3)
 
@@ -85,8 +93,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    out = {"machine": info("cpu"), "ms_per_frame_128": per_frame_ms(128),
-           "ms_per_frame_256": per_frame_ms(256)}
+    out: dict[str, Any] = {"machine": info("cpu")}
+    for side in (128, 256):
+        for scene in ("moving", "cuts"):
+            out[f"ms_per_frame_{side}_{scene}"] = per_frame_ms(side, scene)
     out |= asyncio.run(fps_windows(args.seconds, args.repeats))
     print(json.dumps(out, indent=None if not args.json else 1))
 

@@ -47,8 +47,14 @@ class Embedding:
 
     def __call__(self, pixels: np.ndarray) -> tuple[list[float], str, float]:
         """(coordinates, the nearest training image's name, its distance) of one frame."""
-        c = self.components @ (thumbnail_pixels(pixels) - self.mean)
-        d = np.linalg.norm(self.coords - c, axis=1)
+        return self.place(thumbnail_pixels(pixels))
+
+    def place(self, thumb: np.ndarray) -> tuple[list[float], str, float]:
+        """(coordinates, the nearest training image's name, its distance) of a thumbnail
+        (3*SIDE*SIDE,) in [0, 1], channels first as thumbnail() makes it."""
+        c = self.components @ (thumb - self.mean)
+        diff = self.coords - c
+        d = np.sqrt((diff * diff).sum(1))
         i = int(np.argmin(d))
         return [round(float(x), 4) for x in c], self.names[i], round(float(d[i]), 4)
 

@@ -62,6 +62,31 @@ def test_motion_and_its_direction() -> None:
     assert an(np.roll(np.roll(frame, 16, axis=1), 16, axis=0))["motion"] == 0  # still
 
 
+def test_the_palette_follows_a_cut_and_holds_still_while_the_picture_moves() -> None:
+    rng = np.random.default_rng(1)
+    blocks = rng.integers(0, 6, (8, 8)).repeat(16, 0).repeat(16, 1)  # six flat colours in blocks
+    colours = rng.integers(0, 256, (6, 3)).astype(np.uint8)
+    picture = colours[blocks]
+    an = FrameAnalyser()
+    an(solid((255, 0, 0)))
+    for _ in range(3):  # a cut from red: a few one-step frames reach what a fresh analysis finds
+        tracked = an(picture)["palette"]
+    fresh = FrameAnalyser()(picture)["palette"]
+    assert np.allclose(sorted(map(tuple, tracked)), sorted(map(tuple, fresh)), atol=0.02)
+    for step in (8, 16, 24):  # the same colours moved on the palette's 8 px grid: the same palette
+        moved = an(np.roll(picture, step, axis=1))["palette"]
+        assert np.allclose(sorted(map(tuple, moved)), sorted(map(tuple, fresh)), atol=0.02)
+
+
+def test_at_128_px_the_analysers_colours_are_the_embeddings_thumbnail() -> None:
+    emb = for_model("textures")
+    assert emb is not None
+    frame = np.random.default_rng(2).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    an = FrameAnalyser()
+    an(frame)
+    assert an.colour is not None and emb.place(an.colour.ravel()) == emb(frame)
+
+
 @pytest.mark.parametrize(("scale", "key"), [((0, 2, 4, 5, 7, 9, 11), "C major"),
                                             ((7, 9, 11, 0, 2, 4, 6), "G major"),
                                             ((9, 11, 0, 2, 4, 5, 8), "A minor")])

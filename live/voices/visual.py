@@ -367,8 +367,9 @@ class VisualVoice(ModelVoice):
             self._analysed_seq = seq
             t0 = time.perf_counter()
             features = self.analyser(pixels)
-            if self.embedding is not None:  # the generator's training images, in PCA space
-                coords, nearest, distance = self.embedding(pixels)
+            thumb = self.analyser.colour  # its 32x32 block means are the embedding's thumbnail
+            if self.embedding is not None and thumb is not None:  # the training images, in PCA space
+                coords, nearest, distance = self.embedding.place(thumb.ravel())
                 features |= {"embedding": coords, "nearest": nearest, "nearest_distance": distance}
             self.analysis_s += time.perf_counter() - t0
         hub.publish_threadsafe(self.name, "visual", features)
