@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from bench.machine import info
 from live.analysis.frame import FrameAnalyser
@@ -35,8 +36,8 @@ from live.recommend.service import Recommender
 from live.voices.latent import WALK_KEYS_PER_S, LatentPath
 from models import weights
 
-FPS = 4.0  # simulated frames per second (the audience decides once a second)
-SPEED = 2.0  # walk speed: a keyframe every 2 s
+FPS = 8.0  # simulated frames per second (the audience decides once a second)
+SPEED = 1.0  # walk speed: the server's default, a keyframe every 4 s
 KEY_S = 1 / (SPEED * WALK_KEYS_PER_S)
 Taste = Callable[[dict[str, Any]], float]
 
@@ -57,9 +58,9 @@ def like_image(target: dict[str, Any]) -> Taste:
     keys = ("brightness", "contrast", "saturation", "edges", "entropy")
     t = np.array([float(target[k]) for k in keys] + list(target["hue"]))
 
-    def taste(f: dict[str, Any]) -> float:
+    def one_image(f: dict[str, Any]) -> float:
         return -float(np.linalg.norm(np.array([float(f[k]) for k in keys] + list(f["hue"])) - t))
-    return taste
+    return one_image
 
 
 class Audience:
@@ -106,6 +107,8 @@ def run(policy: str, taste: Taste, calib: tuple[float, float], render: Callable,
         like_frames: list[int] = []
         keys: list[np.ndarray] = []
         fit_ms: list[float] = []
+        bar = tqdm(total=likes_wanted if frames is None else frames, desc=f"{policy} {taste.__name__}",
+                   unit="like" if frames is None else "frame", mininterval=2.0, leave=False)
         k = 0
         while (frames is None and len(like_frames) < likes_wanted) or (frames is not None and k < frames):
             clock[0] = k / FPS
@@ -121,9 +124,12 @@ def run(policy: str, taste: Taste, calib: tuple[float, float], render: Callable,
                     rec.like("visual")
                     fit_ms.append(rec.fit_ms)
                     like_frames.append(k)
+                    bar.update(frames is None)
             if k % int(FPS * KEY_S) == 0:
                 keys.append(z.copy())
             k += 1
+            bar.update(frames is not None)
+        bar.close()
         rec.close()
     return {"frames": k, "log": log, "like_frames": like_frames, "keys": keys,
             "fit_ms_median": float(np.median(fit_ms)) if fit_ms else None}
@@ -155,16 +161,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--likes", type=int, default=200, help="likes recommend mode collects")
     p.add_argument("--model", default="textures", help="generator (random: untrained)")
     p.add_argument("--seed", type=int, default=3)
+    p.add_argument("--tastes", nargs="+", default=["warm_bright", "high_motion", "one_image"],
+                   choices=["warm_bright", "high_motion", "one_image"])
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     render, nz = renderer(args.model)
-    # Calibrate each taste on frames of the plain walk (another seed), and pick the look of one
-    # frame as the "training image" taste's target.
+    # Calibrate each taste on a minute of the plain walk as the audience sees it (another seed:
+    # the same frame rate and speed, so the motion too), and take the look of one of its frames
+    # as the "training image" taste's target.
     sample_path, an = LatentPath(nz, seed=args.seed + 100), FrameAnalyser()
-    sample = [an(render(sample_path.step(1.0, 1.0))) for _ in range(60)]
-    tastes = {"warm_bright": warm_bright, "high_motion": high_motion,
-              "one_image": like_image(sample[17])}
+    frames = [an(render(sample_path.step(1 / FPS, SPEED))) for _ in range(int(60 * FPS))]
+    sample = frames[::int(FPS)]  # one a second, as the audience decides
+    tastes = {name: taste for name, taste in {
+        "warm_bright": warm_bright, "high_motion": high_motion, "one_image": like_image(sample[17]),
+    }.items() if name in args.tastes}
     marks = sorted({m for m in (10, 50, args.likes) if m <= args.likes})
     out: dict[str, Any] = {"machine": info("cpu"), "model": args.model, "likes": args.likes,
                            "fps": FPS, "key_s": KEY_S, "tastes": {}}

@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 
 from live.analysis.frame import FrameAnalyser
 from live.params import ParamError, Registry
-from live.recommend.picker import KeyPicker
+from live.recommend.picker import PACES, KeyPicker
 from live.recommend.preference import NAMES, Preference, moment_vector
 from live.recommend.service import CANDIDATES, SCHEMA_VERSION, Recommender, migrate
 from live.voices.latent import LatentPath
@@ -35,6 +35,12 @@ def test_the_preference_learns_which_feature_is_liked() -> None:
     assert pref.explain(high)[0][0] == NAMES[0] == "brightness"
     scores = pref.thompson(np.stack([low, high]), np.random.default_rng(1))
     assert scores[1] > scores[0]
+    xs = np.random.default_rng(2).random((5, len(NAMES)))
+    at_mean = np.c_[xs, np.ones(5)] @ pref.mean  # spread 0: no exploration, the posterior mean
+    assert np.allclose(pref.thompson(xs, np.random.default_rng(3), spread=0.0), at_mean)
+    near = [pref.thompson(xs, np.random.default_rng(k), spread=0.1) for k in range(20)]
+    far = [pref.thompson(xs, np.random.default_rng(k), spread=1.0) for k in range(20)]
+    assert np.abs(np.array(near) - at_mean).mean() < np.abs(np.array(far) - at_mean).mean()
 
 
 def test_moment_vectors_are_bounded() -> None:
@@ -65,6 +71,50 @@ def test_migration_and_refusals(tmp_path: Path) -> None:
         rec.like("nosuch")
 
 
+def test_a_version_2_file_gains_the_latents_and_a_new_show_starts_near_the_liked_ones(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "recommend.sqlite")
+    db.execute("CREATE TABLE moments (id INTEGER PRIMARY KEY, t REAL NOT NULL, voice TEXT NOT NULL, "
+               "liked INTEGER NOT NULL, weight REAL NOT NULL, vector_json TEXT NOT NULL, "
+               "features_json TEXT NOT NULL, params_json TEXT NOT NULL)")
+    db.execute("CREATE TABLE sessions (id INTEGER PRIMARY KEY, started REAL NOT NULL, ended REAL, "
+               "patch TEXT NOT NULL)")
+    old = moment_vector({"brightness": 0.9}, None)
+    db.execute("INSERT INTO moments (t, voice, liked, weight, vector_json, features_json, params_json) "
+               "VALUES (0, 'v', 1, 1.0, ?, '{}', '{}')", (json.dumps(old.tolist()),))
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+    rec = Recommender(tmp_path, Registry())
+    rec.open()
+    assert rec.tastes["v"].pref.likes == 1 and rec.liked_latents("v", 16) == []  # none kept then
+    z = LatentPath(16, seed=5).step(0.1, 1.0)
+    rec.seen("v", {"brightness": 0.8}, z)
+    rec.like("v")
+    rec.close()
+    again = Recommender(tmp_path, Registry())
+    again.open()
+    assert again.tastes["v"].pref.likes == 2
+    (kept,) = again.liked_latents("v", 16)
+    assert np.allclose(kept, z, atol=1e-3) and again.liked_latents("v", 8) == []  # another generator
+    again.close()
+    path = LatentPath(16, seed=1)
+    path.mode = "recommend"
+    picker = KeyPicker(again, "v", 16, lambda z: np.full((16, 16, 3), 100, np.uint8))
+    for _ in range(3 * CANDIDATES):
+        picker.step(path, 1.0, 0.01)
+    assert len(picker.found) == CANDIDATES
+    cos = [float(c @ z) / (np.linalg.norm(c) * np.linalg.norm(z)) for c, _ in picker.found]
+    # half near the liked latent (moved toward or away from the key before by up to one), half fresh
+    assert min(cos[1::2]) > 0.4 > max(cos[0::2]) and np.mean(cos[1::2]) > 0.7 > 0.1 > np.mean(cos[0::2])
+    before = path.key(2)  # the fresh ones lie nearer the key before or farther, by their pace
+    to_before = [float(c @ before) / (np.linalg.norm(c) * np.linalg.norm(before))
+                 for c, _ in picker.found[0::2]]
+    paces = [PACES[i % len(PACES)] for i in range(len(to_before))]
+    far = [c for p, c in zip(paces, to_before, strict=True) if p <= -1]
+    near_before = [c for p, c in zip(paces, to_before, strict=True) if p >= 1]
+    assert far and near_before and max(far) < -0.3 < 0.3 < min(near_before)
+
+
 def test_the_picker_takes_the_preferred_keyframe(tmp_path: Path) -> None:
     rec = Recommender(tmp_path, Registry(), clock=lambda: 0.0)
     rec.open()
@@ -82,9 +132,9 @@ def test_the_picker_takes_the_preferred_keyframe(tmp_path: Path) -> None:
     path = LatentPath(16, seed=1)
     path.mode = "recommend"
     picker = KeyPicker(rec, "v", 16, render)
-    for _ in range(CANDIDATES):
-        picker.step(path, 1.0, 0.1)
-    assert picker.decided == 3 and picker.chosen == 1
+    for _ in range(9):  # twelve frames a key: three candidates, three frames each
+        picker.step(path, 1.0, 1 / 12)
+    assert picker.decided == 3 and picker.chosen == 1 and len(picker.found) == 3
     chosen = path.key(3)
     zs = [z for z, _ in picker.found]
     assert chosen[0] >= np.median([z[0] for z in zs])  # one of the brighter candidates

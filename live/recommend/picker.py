@@ -1,4 +1,10 @@
-"""The recommend walk's keyframes: candidates rendered one per frame, the preferred one taken."""
+"""The recommend walk's keyframes: candidates rendered a frame at a time, the preferred one taken.
+
+Half the candidates are fresh points of the latent sphere (exploration), some nearer the key
+before and some farther (PACES: the walk's pace, and so its motion, is chosen too); once there
+are likes, the other half are liked latents moved a step toward a fresh point (NEAR of the way),
+which is where more of what was liked lies. A Thompson draw of the preference picks among them.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,14 @@ import numpy as np
 
 from live.analysis.frame import FrameAnalyser
 from live.recommend.service import CANDIDATES, Recommender
-from live.voices.latent import LatentPath, seed_latent, slerp, to_sphere
+from live.voices.latent import LatentPath, catmull_rom, seed_latent, slerp, to_sphere
 
 Render = Callable[[np.ndarray], np.ndarray]  # a latent (nz,) -> its frame (H, W, 3) uint8
+NEAR = 0.35  # how far a candidate near a liked latent is moved toward a fresh one (0..1)
+# A fresh candidate is a new point plus PACE times the key before: a negative pace puts it on
+# the far side (a longer way there: more motion), a positive one near (less). At cos -0.7 to the
+# key before the walk's frames change 1.8x as much as at a plain key, at +0.7 half as much.
+PACES = (0.0, -1.0, 1.0, -2.0, -0.5)
 
 
 class KeyPicker:
@@ -22,31 +33,49 @@ class KeyPicker:
         self.recommender, self.voice, self.nz, self.render = recommender, voice, nz, render
         self.key = -1  # the keyframe being decided
         self.found: list[tuple[np.ndarray, dict[str, Any]]] = []
+        self.pending: tuple[np.ndarray, dict[str, Any], FrameAnalyser | None] | None = None  # in measuring
         self.decided = -1
-        self.before = FrameAnalyser()  # primed with the frame of the key before the one decided
         self.chosen = 0  # keyframes the preference chose (not the plain walk's)
 
     def step(self, path: LatentPath, truncation: float, keys_per_frame: float) -> None:
-        """Render one more candidate for the keyframe three ahead; with all, decide it.
+        """Render one frame toward the keyframe three ahead; with enough candidates, decide it.
 
-        A candidate's motion is how much its frame differs from the key before it, times the
-        keys the walk covers per frame: what the motion feature of the frames between the two
-        will be, so that a taste for motion can be learned and followed.
+        Each candidate takes three frames: its own (its look), then two a frame apart in the
+        middle of the walk's way to it from the key before (their difference is the motion
+        the walk will show there, so that a taste for motion can be learned and followed; the
+        motion at a key itself says little about it). A key gets as many candidates as a
+        third of its frames allow, up to CANDIDATES.
         """
         ahead = math.floor(path.walk_pos) + 3
         if ahead == self.decided:
             return
         if ahead != self.key:
-            self.key, self.found = ahead, []
-            before = path.key(ahead - 1)
-            self.before = FrameAnalyser()
-            self.before(self.render(before * truncation))
-        z = to_sphere(seed_latent(path.seed, ahead * CANDIDATES + len(self.found) + 50_000, self.nz))
-        analyser = FrameAnalyser(previous=self.before.previous)
-        features = analyser(self.render(z * truncation))
-        features["motion"] = min(1.0, float(features["motion"]) * keys_per_frame)
+            self.key, self.found, self.pending = ahead, [], None
+        if self.pending is None:
+            index = ahead * CANDIDATES + len(self.found)
+            z = to_sphere(seed_latent(path.seed, index + 50_000, self.nz))
+            liked = self.recommender.liked_latents(self.voice, self.nz)
+            pace = PACES[(len(self.found) // 2) % len(PACES)]
+            if liked and len(self.found) % 2:  # near a liked latent: half the pace, to stay near
+                base = liked[int(np.random.default_rng([path.seed, index]).integers(len(liked)))]
+                z, pace = slerp(base, z, NEAR), pace / 2
+            z = to_sphere(z + pace * path.key(ahead - 1))
+            self.pending = (z, FrameAnalyser()(self.render(z * truncation)), None)
+            return
+        z, features, middle = self.pending
+        keys = (path.key(ahead - 2), path.key(ahead - 1), z, path.key(ahead + 1))
+        if middle is None:
+            middle = FrameAnalyser()
+            middle(self.render(to_sphere(catmull_rom(*keys, 0.5)) * truncation))
+            self.pending = (z, features, middle)
+            return
+        self.pending = None
+        later = to_sphere(catmull_rom(*keys, 0.5 + min(0.5, keys_per_frame)))
+        moved = middle(self.render(later * truncation))
+        features |= {k: moved[k] for k in ("motion", "motion_x", "motion_y")}
         self.found.append((z, features))
-        if len(self.found) < CANDIDATES:
+        frames_per_key = 1 / keys_per_frame if keys_per_frame > 0 else math.inf
+        if len(self.found) < max(2, min(CANDIDATES, int(frames_per_key // 3) - 1)):
             return
         choice = self.recommender.choose(self.voice, self.found)
         self.decided = ahead

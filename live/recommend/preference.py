@@ -103,9 +103,10 @@ class Preference:
         """The probability of a like, at the posterior mean."""
         return float(_sigmoid(np.append(x, 1.0) @ self.mean))
 
-    def thompson(self, xs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Scores of candidate moments (n, dim) under one draw of the weights."""
-        w = rng.multivariate_normal(self.mean, self.cov, method="cholesky")
+    def thompson(self, xs: np.ndarray, rng: np.random.Generator, spread: float = 1.0) -> np.ndarray:
+        """Scores of candidate moments (n, dim) under one draw of the weights, its spread about
+        the mean `spread` times the posterior's (1: plain Thompson sampling, 0: the mean)."""
+        w = self.mean + spread * (np.linalg.cholesky(self.cov) @ rng.standard_normal(len(self.mean)))
         return np.c_[xs, np.ones(len(xs))] @ w
 
     def explain(self, x: np.ndarray, top: int = 3) -> list[tuple[str, float]]:

@@ -27,10 +27,14 @@ from live.recommend.preference import Preference, moment_vector
 
 log = logging.getLogger("livegen.recommend")
 
-CANDIDATES = 8  # keyframes rendered and scored for each one the walk takes
+CANDIDATES = 16  # keyframes rendered and scored for each one the walk takes (one a frame)
+LIKED_KEPT = 64  # liked latents kept per voice, for candidates near them
+EXPLORE = 0.25  # /recommend/explore's default: at 1 (plain Thompson sampling) the draw's noise
+# over some 45 features drowned a taste for motion (bench/recommend.py: 1.0x the walk's like rate
+# against 1.2x at 0.25)
 SKIP_EVERY_S = 3.0
 SKIP_WEIGHT = 0.3
-SCHEMA_VERSION = 2  # PRAGMA user_version of recommend.sqlite; migrate() upgrades older files
+SCHEMA_VERSION = 3  # PRAGMA user_version of recommend.sqlite; migrate() upgrades older files
 
 
 @dataclass
@@ -50,11 +54,13 @@ class VoiceTaste:
     now: Moment | None = None
     last_like: float = 0.0
     last_skip: float = 0.0
+    liked: list[np.ndarray] = field(default_factory=list)  # latents of the last LIKED_KEPT likes
     lock: threading.Lock = field(default_factory=threading.Lock)  # the engine thread samples it
 
 
 def migrate(db: sqlite3.Connection) -> None:
-    """Bring a database file to SCHEMA_VERSION: version 0 is a new file, 1 had no sessions."""
+    """Bring a database file to SCHEMA_VERSION: version 0 is a new file, 1 had no sessions, 2
+    kept no latents."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise sqlite3.DatabaseError(f"made by a newer livegen (schema {version}, this one "
@@ -68,6 +74,8 @@ def migrate(db: sqlite3.Connection) -> None:
         if version < 2:
             db.execute("CREATE TABLE IF NOT EXISTS sessions (id INTEGER PRIMARY KEY, started REAL "
                        "NOT NULL, ended REAL, patch TEXT NOT NULL)")
+        if version < 3:
+            db.execute("ALTER TABLE moments ADD COLUMN latent_json TEXT")  # NULL: not kept, or music
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -86,6 +94,10 @@ class Recommender:
         self.strength = registry.add(FloatParam(
             "/recommend/strength", 1.0, "recommend mode: 0 walks the plain keys, 1 the "
             "recommended ones", lo=0, hi=1))
+        self.explore = registry.add(FloatParam(
+            "/recommend/explore", EXPLORE, "recommend mode's surprise: how far a Thompson draw "
+            "strays from what the likes taught (0: always the likeliest, 1: plain Thompson "
+            "sampling)", lo=0, hi=1))
         self.problem: str | None = None
         self._db: sqlite3.Connection | None = None
         self.session: int | None = None  # this run's row in the sessions table
@@ -102,12 +114,14 @@ class Recommender:
         db = self._connect()
         if db is None:
             return
-        rows = db.execute("SELECT voice, liked, weight, vector_json, features_json FROM moments "
-                          "ORDER BY id").fetchall()
-        for voice, liked, weight, vector, features in rows:
+        rows = db.execute("SELECT voice, liked, weight, vector_json, features_json, latent_json "
+                          "FROM moments ORDER BY id").fetchall()
+        for voice, liked, weight, vector, features, latent in rows:
             if vector == "[]":  # a music voice's like: its settings, no picture
                 self.music_likes.setdefault(voice, []).append(json.loads(features))
                 continue
+            if liked and latent is not None:
+                self._keep_liked(self.taste(voice), np.asarray(json.loads(latent), dtype=np.float64))
             self.taste(voice).pref.xs.append(np.append(np.asarray(json.loads(vector)), 1.0))
             self.taste(voice).pref.ys.append(float(liked))
             self.taste(voice).pref.weights.append(float(weight))
@@ -151,7 +165,7 @@ class Recommender:
             self._db = None
 
     def _store(self, voice: str, liked: bool, weight: float, vector: np.ndarray,
-               features: dict[str, Any]) -> None:
+               features: dict[str, Any], latent: np.ndarray | None = None) -> None:
         if not liked and self._db is None:
             return  # skips alone make no file: the database starts with the first like
         db = self._connect()
@@ -163,9 +177,10 @@ class Recommender:
             with db:
                 db.execute(
                     "INSERT INTO moments (t, voice, liked, weight, vector_json, features_json, "
-                    "params_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "params_json, latent_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (time.time(), voice, int(liked), weight, json.dumps(vector.round(5).tolist()),
-                     json.dumps(features), json.dumps(params)))
+                     json.dumps(features), json.dumps(params),
+                     None if latent is None or not liked else json.dumps(latent.round(4).tolist())))
         except sqlite3.Error as e:
             log.warning("recommend: a moment was not stored in %s: %s", self.path, e)
 
@@ -192,6 +207,8 @@ class Recommender:
                              f"{', '.join(sorted(self.tastes)) or 'none'}")
         taste = self.tastes[voice]
         taste.last_like = self.clock()
+        if taste.now is not None and taste.now.latent is not None:
+            self._keep_liked(taste, taste.now.latent)
         vector = self._observe(voice, taste, liked=True, weight=1.0)
         return {"voice": voice, "likes": taste.pref.likes,
                 "why": taste.pref.explain(vector)}
@@ -203,8 +220,21 @@ class Recommender:
         with taste.lock:
             taste.pref.observe(vector, liked, weight)
         self.fit_ms = 1000 * (time.perf_counter() - t0)
-        self._store(voice, liked, weight, vector, taste.now.features)
+        self._store(voice, liked, weight, vector, taste.now.features, taste.now.latent)
         return vector
+
+    @staticmethod
+    def _keep_liked(taste: VoiceTaste, latent: np.ndarray) -> None:
+        with taste.lock:
+            taste.liked = [*taste.liked[-(LIKED_KEPT - 1):], latent]
+
+    def liked_latents(self, voice: str, nz: int) -> list[np.ndarray]:
+        """The latents of a voice's last likes that fit a generator of latent size nz."""
+        taste = self.tastes.get(voice)
+        if taste is None:
+            return []
+        with taste.lock:
+            return [z for z in taste.liked if z.shape == (nz,)]
 
     # -- the recommend walk (engine thread) --------------------------------------------------
     def choose(self, voice: str, candidates: list[tuple[np.ndarray, dict[str, Any]]]) -> int | None:
@@ -215,7 +245,7 @@ class Recommender:
             return None
         xs = np.stack([moment_vector(f, z, self.seed) for z, f in candidates])
         with taste.lock:
-            scores = taste.pref.thompson(xs, self._rng)
+            scores = taste.pref.thompson(xs, self._rng, float(self.explore.value))
         return int(np.argmax(scores))
 
     # -- music: liked settings --------------------------------------------------------------

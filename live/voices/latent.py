@@ -86,8 +86,10 @@ class LatentPath:
         self._fade_t = 0.0
 
     def key(self, k: int) -> np.ndarray:
-        """The walk's k-th keyframe (chosen, or the seed's)."""
-        return self._key(k)
+        """The walk's k-th keyframe (chosen, or the seed's), looked at: nothing is stored or
+        forgotten (a look far ahead must not drop a key the walk still uses)."""
+        known = self._keys.get(k)
+        return known if known is not None else to_sphere(seed_latent(self.seed, k + 1000, self.nz))
 
     def _key(self, k: int) -> np.ndarray:
         if k not in self._keys:
