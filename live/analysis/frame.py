@@ -51,14 +51,6 @@ def pool(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return luma, np.ascontiguousarray(colour.transpose(2, 0, 1))
 
 
-def shrink(pixels: np.ndarray, side: int) -> np.ndarray:
-    """(H, W, 3) uint8 -> (side, side, 3) float32 in [0, 1]: means of blocks of a 128 px sample
-    (side divides 128)."""
-    f = SIDE // side
-    x = sample(pixels).reshape(side, f, side, f, 3).sum(axis=(1, 3))
-    return x * (1 / (f * f * 255.0))
-
-
 def mean(a: np.ndarray) -> float:
     """The mean of every element (a sum is several times cheaper than ndarray.mean here)."""
     return float(a.sum()) / a.size
@@ -142,11 +134,6 @@ def peak_shift(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
     n = len(corr)
     y, x = divmod(int(np.argmax(corr)), n)
     return ((x + n // 2) % n - n // 2) / n, ((y + n // 2) % n - n // 2) / n
-
-
-def shift(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """The translation from (32, 32) image a to b, in fractions of the side."""
-    return peak_shift(spectrum(a), spectrum(b))
 
 
 @dataclass

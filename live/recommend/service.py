@@ -27,7 +27,7 @@ from live.recommend.preference import Preference, moment_vector
 
 log = logging.getLogger("livegen.recommend")
 
-CANDIDATES = 16  # keyframes rendered and scored for each one the walk takes (one a frame)
+CANDIDATES = 16  # most keyframes rendered and scored for each one the walk takes (three frames each)
 LIKED_KEPT = 64  # liked latents kept per voice, for candidates near them
 EXPLORE = 0.25  # /recommend/explore's default: at 1 (plain Thompson sampling) the draw's noise
 # over some 45 features drowned a taste for motion (bench/recommend.py: 1.0x the walk's like rate
