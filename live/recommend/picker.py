@@ -81,6 +81,6 @@ class KeyPicker:
         self.decided = ahead
         if choice is None:
             return  # no likes yet: the plain walk's key stays
-        plain = to_sphere(seed_latent(path.seed, ahead + 1000, self.nz))
+        plain = path.seed_key(ahead)
         path.set_key(ahead, slerp(plain, self.found[choice][0], float(self.recommender.strength.value)))
         self.chosen += 1

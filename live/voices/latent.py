@@ -89,11 +89,15 @@ class LatentPath:
         """The walk's k-th keyframe (chosen, or the seed's), looked at: nothing is stored or
         forgotten (a look far ahead must not drop a key the walk still uses)."""
         known = self._keys.get(k)
-        return known if known is not None else to_sphere(seed_latent(self.seed, k + 1000, self.nz))
+        return known if known is not None else self.seed_key(k)
+
+    def seed_key(self, k: int) -> np.ndarray:
+        """The plain walk's k-th keyframe: the seed's, whatever was chosen."""
+        return to_sphere(seed_latent(self.seed, k + 1000, self.nz))
 
     def _key(self, k: int) -> np.ndarray:
         if k not in self._keys:
-            self._keys[k] = to_sphere(seed_latent(self.seed, k + 1000, self.nz))
+            self._keys[k] = self.seed_key(k)
             for old in [j for j in self._keys if j < k - 4 and j != 0]:
                 del self._keys[old]
         return self._keys[k]
