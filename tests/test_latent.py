@@ -25,6 +25,24 @@ def test_walk_is_smooth_and_stays_on_the_sphere() -> None:
     assert np.linalg.norm(zs[0] - zs[-1]) > 1.0  # and it goes somewhere
 
 
+def test_a_chosen_rate_speeds_the_walk_past_its_key_without_a_jerk() -> None:
+    plain, fast = LatentPath(NZ, seed=1), LatentPath(NZ, seed=1)
+    for k in range(3, 16):
+        fast.set_key(k, fast.key(k), rate=2.0)  # the same keys, passed twice as fast
+    a, b = steps(plain, 30 * 24), steps(fast, 30 * 24)
+    # 24 s at 4 s a key: 6 keys plain; fast: 2 keys at rate 1, one easing to 2, then 2 s a key
+    assert fast.walk_pos > 1.5 * plain.walk_pos
+    assert np.allclose(a[:30 * 8], b[:30 * 8])  # keys 0 to 2 still at rate 1: the same frames
+    rates = []
+    probe = LatentPath(NZ, seed=1)
+    probe.set_key(3, probe.key(3), rate=2.0)
+    for _ in range(30 * 20):
+        probe.step(1 / 30, 1.0)
+        rates.append(probe.walk_rate())
+    assert rates[0] == 1.0 and max(rates) > 1.99 and rates[-1] == 1.0
+    assert max(abs(x - y) for x, y in zip(rates, rates[1:], strict=False)) < 0.1  # eased, key to key
+
+
 def test_loop_returns_exactly_to_its_start() -> None:
     path = LatentPath(NZ, seed=2)
     path.set_mode("loop")

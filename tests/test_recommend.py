@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 
 from live.analysis.frame import FrameAnalyser
 from live.params import ParamError, Registry
-from live.recommend.picker import PACES, KeyPicker
+from live.recommend.picker import PACES, RATES, KeyPicker
 from live.recommend.preference import NAMES, Preference, moment_vector
 from live.recommend.service import CANDIDATES, SCHEMA_VERSION, Recommender, migrate
 from live.voices.latent import LatentPath
@@ -138,6 +138,36 @@ def test_the_picker_takes_the_preferred_keyframe(tmp_path: Path) -> None:
     chosen = path.key(3)
     zs = [z for z, _ in picker.found]
     assert chosen[0] >= np.median([z[0] for z in zs])  # one of the brighter candidates
+
+
+@pytest.mark.parametrize(("likes_motion", "strength"), [(True, 1.0), (True, 0.5), (False, 1.0)])
+def test_the_picker_paces_the_walk_to_the_taste_for_motion(
+        tmp_path: Path, likes_motion: bool, strength: float) -> None:
+    registry = Registry()
+    rec = Recommender(tmp_path, registry, clock=lambda: 0.0)
+    rec.open()
+    registry.set("/recommend/explore", 0.0)  # the likeliest, so the test is not a draw
+    registry.set("/recommend/strength", strength)
+    for motion in np.linspace(0.0, 0.4, 40):
+        rec.seen("v", {"brightness": 0.5, "motion": float(motion)}, None)
+        if (motion > 0.2) == likes_motion:
+            rec.like("v")
+        else:
+            rec._observe("v", rec.tastes["v"], liked=False, weight=1.0)
+
+    def render(z: np.ndarray) -> np.ndarray:  # any change of the latent changes the frame
+        return np.full((16, 16, 3), int(np.clip(128 + 60 * z[0], 0, 255)), np.uint8)
+
+    path = LatentPath(16, seed=1)
+    path.mode = "recommend"
+    picker = KeyPicker(rec, "v", 16, render)
+    for _ in range(9):
+        picker.step(path, 1.0, 1 / 12)
+    assert picker.chosen == 1
+    wanted = max(RATES) if likes_motion else min(RATES)
+    assert path.rate(3) == pytest.approx(1 + strength * (wanted - 1))
+    assert path.rate(2) == 1.0  # the keys before keep the plain pace
+    rec.close()
 
 
 PATCH = """\

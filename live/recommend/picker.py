@@ -1,9 +1,12 @@
 """The recommend walk's keyframes: candidates rendered a frame at a time, the preferred one taken.
 
 Half the candidates are fresh points of the latent sphere (exploration), some nearer the key
-before and some farther (PACES: the walk's pace, and so its motion, is chosen too); once there
-are likes, the other half are liked latents moved a step toward a fresh point (NEAR of the way),
-which is where more of what was liked lies. A Thompson draw of the preference picks among them.
+before and some farther (PACES); once there are likes, the other half are liked latents moved a
+step toward a fresh point (NEAR of the way), which is where more of what was liked lies. Each
+candidate is scored at every rate the walk may pass it at (RATES, times the speed; a frame's
+motion grows in proportion to the pace), so a room that likes motion gets a faster walk and one
+that likes calm a slower one. One Thompson draw of the preference picks the candidate and its
+rate together.
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ NEAR = 0.35  # how far a candidate near a liked latent is moved toward a fresh o
 # A fresh candidate is a new point plus PACE times the key before: a negative pace puts it on
 # the far side (a longer way there: more motion), a positive one near (less). At cos -0.7 to the
 # key before the walk's frames change 1.8x as much as at a plain key, at +0.7 half as much.
-PACES = (0.0, -1.0, 1.0, -2.0, -0.5)
+# Not much farther: a way through the far side bunches its motion in a jolt half-way.
+PACES = (0.0, -1.0, 1.0, -0.5, 0.5)
+# How fast the walk may pass a chosen key, times the speed (the pace eases from key to key).
+# Slower than 0.6 would hold one picture for more than a few seconds at speed 1; at 3 a key
+# passes every 1.3 s, a lively walk but not a flicker.
+RATES = (0.6, 1.0, 1.5, 2.0, 3.0)
 
 
 class KeyPicker:
@@ -33,7 +41,8 @@ class KeyPicker:
         self.recommender, self.voice, self.nz, self.render = recommender, voice, nz, render
         self.key = -1  # the keyframe being decided
         self.found: list[tuple[np.ndarray, dict[str, Any]]] = []
-        self.pending: tuple[np.ndarray, dict[str, Any], FrameAnalyser | None] | None = None  # in measuring
+        # the candidate being measured: its latent, its look, the analyser of its motion
+        self.pending: tuple[np.ndarray, dict[str, Any], FrameAnalyser | None] | None = None
         self.decided = -1
         self.chosen = 0  # keyframes the preference chose (not the plain walk's)
 
@@ -70,17 +79,25 @@ class KeyPicker:
             self.pending = (z, features, middle)
             return
         self.pending = None
-        later = to_sphere(catmull_rom(*keys, 0.5 + min(0.5, keys_per_frame)))
+        later = to_sphere(catmull_rom(*keys, 0.5 + min(0.5, keys_per_frame)))  # at rate 1
         moved = middle(self.render(later * truncation))
         features |= {k: moved[k] for k in ("motion", "motion_x", "motion_y")}
         self.found.append((z, features))
-        frames_per_key = 1 / keys_per_frame if keys_per_frame > 0 else math.inf
+        now = keys_per_frame * path.walk_rate()
+        frames_per_key = 1 / now if now > 0 else math.inf
         if len(self.found) < max(2, min(CANDIDATES, int(frames_per_key // 3) - 1)):
             return
-        choice = self.recommender.choose(self.voice, self.found)
         self.decided = ahead
+        # Every candidate at every rate: mid-way, the pace has eased half-way to the key's rate.
+        paces = [(path.rate(ahead - 1) + rate) / 2 for rate in RATES]
+        options = [(z, features | {"motion": min(1.0, features["motion"] * pace)})
+                   for z, features in self.found for pace in paces]
+        choice = self.recommender.choose(self.voice, options)
         if choice is None:
-            return  # no likes yet: the plain walk's key stays
+            return  # no likes yet: the plain walk's key and pace stay
+        found, rate = divmod(choice, len(RATES))
+        strength = float(self.recommender.strength.value)
         plain = path.seed_key(ahead)
-        path.set_key(ahead, slerp(plain, self.found[choice][0], float(self.recommender.strength.value)))
+        path.set_key(ahead, slerp(plain, self.found[found][0], strength),
+                     rate=1 + strength * (RATES[rate] - 1))
         self.chosen += 1

@@ -30,6 +30,11 @@ def moment_vector(features: dict[str, object], latent: np.ndarray | None, seed: 
     for name in SCALARS:
         lo, hi = RANGES[name]
         out.append((float(features.get(name, lo)) - lo) / (hi - lo))  # type: ignore[arg-type]
+    # Motion is heavy-tailed (most frames change by under 0.1 of the range, a cut by most of
+    # it): its square root spreads the usual values as far apart as the others' are, so a
+    # room that likes motion is learned from tens of likes, not hundreds.
+    motion = SCALARS.index("motion")
+    out[motion] = math.sqrt(max(out[motion], 0.0))
     pal = np.asarray(features.get("palette", np.zeros((PALETTE, 3))), dtype=np.float64).reshape(PALETTE, 3)
     out.append(float(pal[:, 0].mean() - pal[:, 2].mean()) * 0.5 + 0.5)  # warmth: red over blue
     out += list(np.asarray(features.get("hue", np.zeros(HUE_BINS)), dtype=np.float64).ravel()[:HUE_BINS])

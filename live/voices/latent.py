@@ -73,6 +73,7 @@ class LatentPath:
         self.seed = seed
         self.anchor = to_sphere(anchor if anchor is not None else seed_latent(seed, 0, self.nz))
         self._keys: dict[int, np.ndarray] = {0: self.anchor}
+        self._rates: dict[int, float] = {}  # the walk's pace at a key, times the speed (recommend)
         self.loop_b = to_sphere(seed_latent(seed, -1, self.nz))
         self.plane = (self.anchor, to_sphere(seed_latent(seed, -2, self.nz)),
                       to_sphere(seed_latent(seed, -3, self.nz)))
@@ -100,11 +101,24 @@ class LatentPath:
             self._keys[k] = self.seed_key(k)
             for old in [j for j in self._keys if j < k - 4 and j != 0]:
                 del self._keys[old]
+                self._rates.pop(old, None)
         return self._keys[k]
 
-    def set_key(self, k: int, z: np.ndarray) -> None:
-        """Choose the walk's k-th keyframe (one not yet in use: at least 3 ahead)."""
+    def set_key(self, k: int, z: np.ndarray, rate: float = 1.0) -> None:
+        """Choose the walk's k-th keyframe (one not yet in use: at least 3 ahead), and how fast
+        the walk passes it (times the speed)."""
         self._keys[k] = to_sphere(z)
+        self._rates[k] = rate
+
+    def rate(self, k: int) -> float:
+        """How fast the walk passes key k, times the speed: 1 unless chosen."""
+        return self._rates.get(k, 1.0)
+
+    def walk_rate(self) -> float:
+        """The pace where the walk is: eased from the key behind's to the key ahead's, so a
+        change of pace never jerks."""
+        k = math.floor(self.walk_pos)
+        return self.rate(k) + (self.rate(k + 1) - self.rate(k)) * smoothstep(self.walk_pos - k)
 
     def _target(self, x: float, y: float) -> np.ndarray:
         if self.mode in ("walk", "recommend"):
@@ -131,7 +145,7 @@ class LatentPath:
     def step(self, dt: float, speed: float, x: float = 0.0, y: float = 0.0) -> np.ndarray:
         """Advance by dt seconds of nominal frame time; return the latent on the sphere."""
         if self.mode in ("walk", "recommend"):
-            self.walk_pos += speed * WALK_KEYS_PER_S * dt
+            self.walk_pos += speed * WALK_KEYS_PER_S * dt * self.walk_rate()
         elif self.mode == "loop":
             angle = self.loop_angle + 2 * math.pi * speed * dt / LOOP_PERIOD_S
             self.turns += int(angle // (2 * math.pi))  # a turn ended (the status feed's pulse)
