@@ -89,15 +89,15 @@ class KeyPicker:
             return
         self.decided = ahead
         # Every candidate at every rate: mid-way, the pace has eased half-way to the key's rate.
-        paces = [(path.rate(ahead - 1) + rate) / 2 for rate in RATES]
-        options = [(z, features | {"motion": min(1.0, features["motion"] * pace)})
-                   for z, features in self.found for pace in paces]
+        mid_rates = [(path.rate(ahead - 1) + rate) / 2 for rate in RATES]
+        options = [(z, features | {"motion": min(1.0, features["motion"] * mid)})
+                   for z, features in self.found for mid in mid_rates]
         choice = self.recommender.choose(self.voice, options)
         if choice is None:
             return  # no likes yet: the plain walk's key and pace stay
-        found, rate = divmod(choice, len(RATES))
+        candidate, rate_index = divmod(choice, len(RATES))
         strength = float(self.recommender.strength.value)
         plain = path.seed_key(ahead)
-        path.set_key(ahead, slerp(plain, self.found[found][0], strength),
-                     rate=1 + strength * (RATES[rate] - 1))
+        path.set_key(ahead, slerp(plain, self.found[candidate][0], strength),
+                     rate=1 + strength * (RATES[rate_index] - 1))
         self.chosen += 1
