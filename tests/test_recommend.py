@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 from live.analysis.frame import FrameAnalyser
 from live.params import ParamError, Registry
 from live.recommend.picker import PACES, RATES, KeyPicker
-from live.recommend.preference import NAMES, Preference, moment_vector
+from live.recommend.preference import NAMES, PRIOR_VAR, Preference, moment_vector
 from live.recommend.service import CANDIDATES, SCHEMA_VERSION, Recommender, migrate
 from live.voices.latent import LatentPath
 from tests.conftest import Server, poll_until, start_server
@@ -41,6 +41,24 @@ def test_the_preference_learns_which_feature_is_liked() -> None:
     near = [pref.thompson(xs, np.random.default_rng(k), spread=0.1) for k in range(20)]
     far = [pref.thompson(xs, np.random.default_rng(k), spread=1.0) for k in range(20)]
     assert np.abs(np.array(near) - at_mean).mean() < np.abs(np.array(far) - at_mean).mean()
+
+
+def test_the_fit_stays_at_the_optimum_when_a_few_likes_separate_perfectly() -> None:
+    # Eight likes and many skips in 46 dimensions: a weight vector separates them all, and an
+    # undamped Newton step overshot further every update (weights in the tens, the wrong sign).
+    rng = np.random.default_rng(4)
+    pref = Preference()
+    for i in range(60):
+        x = rng.random(len(NAMES))
+        liked = i % 8 == 0
+        x[NAMES.index("motion")] = 0.5 + 0.3 * liked + 0.1 * rng.random()
+        pref.observe(x, liked=liked, weight=1.0 if liked else 0.3)
+        X, y, c = np.asarray(pref.xs), np.asarray(pref.ys), np.asarray(pref.weights)
+        p = 1 / (1 + np.exp(-(X @ pref.mean)))
+        grad = X.T @ (c * (p - y)) + pref.mean / PRIOR_VAR  # of the log posterior
+        assert np.abs(grad).max() < 1e-3, f"not at the optimum after {i + 1} moments"
+    assert np.abs(pref.mean).max() < 10
+    assert pref.mean[NAMES.index("motion")] > 0
 
 
 def test_moment_vectors_are_bounded() -> None:
@@ -140,17 +158,20 @@ def test_the_picker_takes_the_preferred_keyframe(tmp_path: Path) -> None:
     assert chosen[0] >= np.median([z[0] for z in zs])  # one of the brighter candidates
 
 
-@pytest.mark.parametrize(("likes_motion", "strength"), [(True, 1.0), (True, 0.5), (False, 1.0)])
+@pytest.mark.parametrize(("taste", "strength"),
+                         [("motion", 1.0), ("motion", 0.5), ("calm", 1.0), ("bright", 1.0)])
 def test_the_picker_paces_the_walk_to_the_taste_for_motion(
-        tmp_path: Path, likes_motion: bool, strength: float) -> None:
+        tmp_path: Path, taste: str, strength: float) -> None:
     registry = Registry()
     rec = Recommender(tmp_path, registry, clock=lambda: 0.0)
     rec.open()
     registry.set("/recommend/explore", 0.0)  # the likeliest, so the test is not a draw
     registry.set("/recommend/strength", strength)
-    for motion in np.linspace(0.0, 0.4, 40):
-        rec.seen("v", {"brightness": 0.5, "motion": float(motion)}, None)
-        if (motion > 0.2) == likes_motion:
+    for i, motion in enumerate(np.linspace(0.0, 0.4, 40)):
+        bright = i % 2 == 1  # as many bright frames as dark among the calm and the moving
+        rec.seen("v", {"brightness": 0.8 if bright else 0.2, "motion": float(motion)}, None)
+        liked = {"motion": motion > 0.2, "calm": motion <= 0.2, "bright": bright}[taste]
+        if liked:
             rec.like("v")
         else:
             rec._observe("v", rec.tastes["v"], liked=False, weight=1.0)
@@ -164,7 +185,8 @@ def test_the_picker_paces_the_walk_to_the_taste_for_motion(
     for _ in range(9):
         picker.step(path, 1.0, 1 / 12)
     assert picker.chosen == 1
-    wanted = max(RATES) if likes_motion else min(RATES)
+    # a room with no view on motion keeps the plain pace (and the candidates it leaves time for)
+    wanted = {"motion": max(RATES), "calm": min(RATES), "bright": 1.0}[taste]
     assert path.rate(3) == pytest.approx(1 + strength * (wanted - 1))
     assert path.rate(2) == 1.0  # the keys before keep the plain pace
     rec.close()

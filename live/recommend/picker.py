@@ -5,8 +5,8 @@ before and some farther (PACES); once there are likes, the other half are liked 
 step toward a fresh point (NEAR of the way), which is where more of what was liked lies. Each
 candidate is scored at every rate the walk may pass it at (RATES, times the speed; a frame's
 motion grows in proportion to the pace), so a room that likes motion gets a faster walk and one
-that likes calm a slower one. One Thompson draw of the preference picks the candidate and its
-rate together.
+that likes calm a slower one (the plain pace until the likes show that motion matters). One
+Thompson draw of the preference picks the candidate and its rate together.
 """
 
 from __future__ import annotations
@@ -89,15 +89,19 @@ class KeyPicker:
             return
         self.decided = ahead
         # Every candidate at every rate: mid-way, the pace has eased half-way to the key's rate.
-        mid_rates = [(path.rate(ahead - 1) + rate) / 2 for rate in RATES]
+        # Only once the likes say motion matters: the score is linear in motion, so any weight
+        # on it, however doubtful, would take the slowest or the fastest pace, and a fast one
+        # leaves frames for fewer candidates.
+        rates = RATES if self.recommender.cares_about(self.voice, "motion") else (1.0,)
+        mid_rates = [(path.rate(ahead - 1) + rate) / 2 for rate in rates]
         options = [(z, features | {"motion": min(1.0, features["motion"] * mid)})
                    for z, features in self.found for mid in mid_rates]
         choice = self.recommender.choose(self.voice, options)
         if choice is None:
             return  # no likes yet: the plain walk's key and pace stay
-        candidate, rate_index = divmod(choice, len(RATES))
+        candidate, rate_index = divmod(choice, len(rates))
         strength = float(self.recommender.strength.value)
         plain = path.seed_key(ahead)
         path.set_key(ahead, slerp(plain, self.found[candidate][0], strength),
-                     rate=1 + strength * (RATES[rate_index] - 1))
+                     rate=1 + strength * (rates[rate_index] - 1))
         self.chosen += 1

@@ -56,7 +56,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Preference:
-    """Weights (with a bias) over moment vectors; MAP by Newton steps, covariance by Laplace."""
+    """Weights (with a bias) over moment vectors; MAP by damped Newton steps, covariance by Laplace."""
 
     dim: int = len(NAMES)
     xs: list[np.ndarray] = field(default_factory=list)
@@ -82,18 +82,37 @@ class Preference:
             del self.xs[0], self.ys[0], self.weights[0]
         self.fit()
 
-    def fit(self, steps: int = 2) -> None:
-        """Newton steps on the weighted log posterior, from the last mean (warm: two suffice)."""
+    def fit(self, steps: int = 8) -> None:
+        """Newton steps on the weighted log posterior from the last mean (warm: one or two
+        usually suffice), each halved until the posterior gains, until it stops moving.
+
+        Undamped steps diverge when a few likes in many dimensions separate perfectly: the
+        sigmoid saturates, the Hessian shrinks to the prior's and each step overshoots further.
+        """
         if not self.xs:
             return
         X, y, c = np.asarray(self.xs), np.asarray(self.ys), np.asarray(self.weights)
+        precision = 1.0 / PRIOR_VAR
+
+        def loss(w: np.ndarray) -> float:  # the negative log posterior, up to a constant
+            z = X @ w
+            return float(c @ (np.logaddexp(0.0, z) - y * z)) + 0.5 * precision * float(w @ w)
+
         w = self.mean.copy()
-        prior = np.eye(len(w)) / PRIOR_VAR
+        now = loss(w)
         for _ in range(steps):
             p = _sigmoid(X @ w)
-            grad = X.T @ (c * (p - y)) + prior @ w
-            self._hess = (X * (c * p * (1 - p))[:, None]).T @ X + prior
-            w -= np.linalg.solve(self._hess, grad)
+            grad = X.T @ (c * (p - y)) + precision * w
+            hess = (X * (c * p * (1 - p))[:, None]).T @ X + precision * np.eye(len(w))
+            step = np.linalg.solve(hess, grad)
+            if float(grad @ step) < 1e-10:  # the Newton decrement: at the optimum
+                break
+            t = 1.0
+            while (after := loss(w - t * step)) > now and t > 1e-4:
+                t /= 2
+            w, now = w - t * step, after
+        p = _sigmoid(X @ w)
+        self._hess = (X * (c * p * (1 - p))[:, None]).T @ X + precision * np.eye(len(w))
         self.mean = w
         self._cov = None  # the Laplace covariance, computed when a sample needs it
 
@@ -113,6 +132,11 @@ class Preference:
         the mean `spread` times the posterior's (1: plain Thompson sampling, 0: the mean)."""
         w = self.mean + spread * (np.linalg.cholesky(self.cov) @ rng.standard_normal(len(self.mean)))
         return np.c_[xs, np.ones(len(xs))] @ w
+
+    def confident(self, name: str, sds: float = 2.0) -> bool:
+        """Whether the weight of one feature is `sds` posterior deviations or more from 0."""
+        i = NAMES.index(name)
+        return abs(float(self.mean[i])) >= sds * math.sqrt(float(self.cov[i, i]))
 
     def explain(self, x: np.ndarray, top: int = 3) -> list[tuple[str, float]]:
         """The features that push a moment's score up most (name, contribution)."""

@@ -128,7 +128,7 @@ class Recommender:
         for taste in self.tastes.values():
             taste.pref.likes = int(sum(taste.pref.ys))
             taste.pref.skips = len(taste.pref.ys) - taste.pref.likes
-            taste.pref.fit(steps=8)
+            taste.pref.fit(steps=30)  # from 0: more steps than an update needs
         if rows:
             log.info("recommend: learned from %d moments of earlier shows", len(rows))
 
@@ -247,6 +247,15 @@ class Recommender:
         with taste.lock:
             scores = taste.pref.thompson(xs, self._rng, float(self.explore.value))
         return int(np.argmax(scores))
+
+    def cares_about(self, voice: str, name: str) -> bool:
+        """Whether this voice's likes say, beyond doubt, that a feature matters (its weight is
+        two posterior deviations from 0); False before the first like."""
+        taste = self.tastes.get(voice)
+        if taste is None or taste.pref.likes == 0:
+            return False
+        with taste.lock:
+            return taste.pref.confident(name)
 
     # -- music: liked settings --------------------------------------------------------------
     def music_like(self, voice: str) -> dict[str, Any]:
