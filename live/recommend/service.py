@@ -249,8 +249,8 @@ class Recommender:
         return int(np.argmax(scores))
 
     def cares_about(self, voice: str, name: str) -> bool:
-        """Whether this voice's likes say, beyond doubt, that a feature matters (its weight is
-        two posterior deviations from 0); False before the first like."""
+        """Whether this voice's likes say that a feature matters (its weight a posterior deviation
+        or more from 0); False before the first like."""
         taste = self.tastes.get(voice)
         if taste is None or taste.pref.likes == 0:
             return False
