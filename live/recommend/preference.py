@@ -107,10 +107,12 @@ class Preference:
             step = np.linalg.solve(hess, grad)
             if float(grad @ step) < 1e-10:  # the Newton decrement: at the optimum
                 break
-            t = 1.0
-            while (after := loss(w - t * step)) > now and t > 1e-4:
-                t /= 2
-            w, now = w - t * step, after
+            for t in 0.5 ** np.arange(14):
+                if (after := loss(w - t * step)) <= now:
+                    w, now = w - t * step, after
+                    break
+            else:
+                break  # no step gains any more: the optimum, as far as floating point tells
         p = _sigmoid(X @ w)
         self._hess = (X * (c * p * (1 - p))[:, None]).T @ X + precision * np.eye(len(w))
         self.mean = w
