@@ -28,8 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import ROOT, info
-from bench.procs import cpu_seconds
-from bench.webrtc import JANUS_API, control, patch
+from bench.webrtc import JANUS_API, control, patch, window
 
 FPS = 30.0  # the patch's rate
 FULL_RATE = 0.9  # a viewer at under this fraction of FPS is not held
@@ -193,15 +192,10 @@ def hold(kind: str, target: str, n: int, seconds: float, pids: list[int]) -> dic
             assert proc.stdout is not None and proc.stdin is not None
             if proc.stdout.readline().strip() != "ready":
                 raise RuntimeError(f"a viewer process ended before its viewers connected ({kind})")
-        everyone = pids + [p.pid for p in procs]
-        before = [cpu_seconds(p)[0] for p in everyone]
         for proc in procs:
             proc.stdin.write("start\n")  # type: ignore[union-attr]
             proc.stdin.flush()  # type: ignore[union-attr]
-        t0 = time.monotonic()
-        time.sleep(seconds)
-        dt = time.monotonic() - t0
-        cpu = [(cpu_seconds(p)[0] - b) / dt for p, b in zip(everyone, before, strict=True)]
+        cpu, _ = window(pids + [p.pid for p in procs], seconds)
         for proc in procs:
             proc.stdin.write("stop\n")  # type: ignore[union-attr]
             proc.stdin.flush()  # type: ignore[union-attr]
